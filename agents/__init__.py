@@ -1,0 +1,1 @@
+"""kiln.agents: policies that emit target code."""

@@ -1,0 +1,1 @@
+"""kiln.compilers: language front end, reference interpreter, ISA, compilers and VMs."""

@@ -1,0 +1,172 @@
+"""The target ISA: a structured stack machine on int32, declared once.
+
+Every fact about an opcode (its number, mnemonic, operand kind, stack effect, cycle cost and
+semantics) lives in ``OPS`` below. The validator, the assembler, the VMs, the constant folder, the
+token vocabulary and the docs all read this table; nothing else lists opcodes.
+
+An instruction is a pair ``(opcode, arg)`` of int32; a program is an int32 array of shape
+``(n, 2)``. Control flow is structured (``block``/``loop``/``if``/``else``/``end``, ``br``/``br_if``
+by depth), and every control instruction runs at an empty operand stack (``if``, ``br_if`` and
+``return`` pop their one operand first), so one linear pass checks a program and branches never
+need to unwind the stack. See ``docs/isa.md``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+
+# Machine limits: the validator enforces them, so the VMs can use fixed-size buffers.
+MAX_STACK = 64   # operand stack slots
+MAX_LOCALS = 32  # local slots; parameters are slots 0..nparams-1, all others start at 0
+MAX_NEST = 32    # open blocks at any point
+MAX_PARAMS = 6
+
+
+def wrap(x: int) -> int:
+    """Wrap a Python int to int32 (two's complement)."""
+    return ((int(x) + 2**31) & 0xFFFFFFFF) - 2**31
+
+
+def _u(x: int) -> int:
+    return int(x) & 0xFFFFFFFF
+
+
+def _floordiv(a: int, b: int) -> int:
+    return 0 if b == 0 else wrap(a // b)
+
+
+def _floormod(a: int, b: int) -> int:
+    return a if b == 0 else wrap(a % b)
+
+
+def _udiv(a: int, b: int) -> int:
+    return 0 if _u(b) == 0 else wrap(_u(a) // _u(b))
+
+
+def _urem(a: int, b: int) -> int:
+    return a if _u(b) == 0 else wrap(_u(a) % _u(b))
+
+
+# Operand kinds.
+NONE, IMM, SLOT, DEPTH = "none", "imm", "slot", "depth"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One opcode: everything the toolchain knows about it."""
+
+    code: int
+    name: str          # assembly mnemonic
+    arg: str           # operand kind: none, imm (int32), slot (local), depth (enclosing block)
+    pops: int
+    pushes: int
+    cost: int          # cycles each time it executes
+    taken: int         # extra cycles when it transfers control (branches only)
+    sem: Callable[..., int] | None  # pure value semantics on int32 operands (None: not pure)
+    doc: str
+
+
+def _b(x: bool) -> int:
+    return 1 if x else 0
+
+
+# fmt: off
+OPS: tuple[Op, ...] = (
+    # stack and locals
+    Op(0,  "const",  IMM,   0, 1, 1, 0, None, "push the immediate"),
+    Op(1,  "get",    SLOT,  0, 1, 1, 0, None, "push local[slot]"),
+    Op(2,  "set",    SLOT,  1, 0, 1, 0, None, "pop into local[slot]"),
+    Op(3,  "tee",    SLOT,  1, 1, 1, 0, None, "local[slot] = top, keep it on the stack"),
+    Op(4,  "drop",   NONE,  1, 0, 1, 0, None, "discard the top"),
+    # arithmetic (a is the deeper operand, b the top)
+    Op(5,  "add",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a + b), "a + b"),
+    Op(6,  "sub",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a - b), "a - b"),
+    Op(7,  "mul",    NONE,  2, 1, 3, 0, lambda a, b: wrap(a * b), "a * b"),
+    Op(8,  "div",    NONE,  2, 1, 20, 0, _floordiv, "floor division, a // 0 == 0"),
+    Op(9,  "mod",    NONE,  2, 1, 20, 0, _floormod, "floor modulo, a % 0 == a"),
+    Op(10, "udiv",   NONE,  2, 1, 20, 0, _udiv, "unsigned division, udiv(a, 0) == 0"),
+    Op(11, "urem",   NONE,  2, 1, 20, 0, _urem, "unsigned remainder, urem(a, 0) == a"),
+    Op(12, "and",    NONE,  2, 1, 1, 0, lambda a, b: a & b, "bitwise and"),
+    Op(13, "or",     NONE,  2, 1, 1, 0, lambda a, b: a | b, "bitwise or"),
+    Op(14, "xor",    NONE,  2, 1, 1, 0, lambda a, b: a ^ b, "bitwise xor"),
+    Op(15, "shl",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a << (b & 31)), "a << (b mod 32)"),
+    Op(16, "shr",    NONE,  2, 1, 1, 0, lambda a, b: a >> (b & 31), "arithmetic a >> (b mod 32)"),
+    Op(17, "lshr",   NONE,  2, 1, 1, 0, lambda a, b: wrap(_u(a) >> (b & 31)), "logical a >> (b mod 32)"),
+    Op(18, "min",    NONE,  2, 1, 2, 0, min, "signed minimum"),
+    Op(19, "max",    NONE,  2, 1, 2, 0, max, "signed maximum"),
+    Op(20, "eq",     NONE,  2, 1, 1, 0, lambda a, b: _b(a == b), "a == b (0/1)"),
+    Op(21, "ne",     NONE,  2, 1, 1, 0, lambda a, b: _b(a != b), "a != b"),
+    Op(22, "lt",     NONE,  2, 1, 1, 0, lambda a, b: _b(a < b), "signed a < b"),
+    Op(23, "le",     NONE,  2, 1, 1, 0, lambda a, b: _b(a <= b), "signed a <= b"),
+    Op(24, "gt",     NONE,  2, 1, 1, 0, lambda a, b: _b(a > b), "signed a > b"),
+    Op(25, "ge",     NONE,  2, 1, 1, 0, lambda a, b: _b(a >= b), "signed a >= b"),
+    Op(26, "ult",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) < _u(b)), "unsigned a < b"),
+    Op(27, "ule",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) <= _u(b)), "unsigned a <= b"),
+    Op(28, "ugt",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) > _u(b)), "unsigned a > b"),
+    Op(29, "uge",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) >= _u(b)), "unsigned a >= b"),
+    Op(30, "andv",   NONE,  2, 1, 2, 0, lambda a, b: b if a != 0 else a, "Python `a and b`"),
+    Op(31, "orv",    NONE,  2, 1, 2, 0, lambda a, b: a if a != 0 else b, "Python `a or b`"),
+    # unary
+    Op(32, "neg",    NONE,  1, 1, 1, 0, lambda a: wrap(-a), "-a"),
+    Op(33, "not",    NONE,  1, 1, 1, 0, lambda a: ~a, "bitwise ~a"),
+    Op(34, "eqz",    NONE,  1, 1, 1, 0, lambda a: _b(a == 0), "logical not: a == 0"),
+    Op(35, "abs",    NONE,  1, 1, 2, 0, lambda a: wrap(abs(a)), "|a|, abs(INT_MIN) == INT_MIN"),
+    # ternary (a deepest, c top)
+    Op(36, "select", NONE,  3, 1, 2, 0, lambda a, b, c: a if c != 0 else b, "a if c else b"),
+    # structured control: each runs at an empty stack (after popping its operand, if any)
+    Op(37, "block",  NONE,  0, 0, 0, 0, None, "open a block; br to it jumps past its end"),
+    Op(38, "loop",   NONE,  0, 0, 0, 0, None, "open a loop; br to it jumps back to its start"),
+    Op(39, "if",     NONE,  1, 0, 1, 1, None, "pop c; open a block, entering it if c != 0, else at its else"),
+    Op(40, "else",   NONE,  0, 0, 2, 0, None, "end the then-arm of the innermost if (jumps past its end)"),
+    Op(41, "end",    NONE,  0, 0, 0, 0, None, "close the innermost block"),
+    Op(42, "br",     DEPTH, 0, 0, 2, 0, None, "branch to the block `depth` levels out (0: innermost)"),
+    Op(43, "br_if",  DEPTH, 1, 0, 1, 1, None, "pop c; br depth if c != 0"),
+    Op(44, "return", NONE,  1, 0, 1, 0, None, "pop and return the value"),
+)
+# fmt: on
+
+NUM_OPS = len(OPS)
+assert all(op.code == i for i, op in enumerate(OPS)), "opcodes must be dense and in order"
+BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
+OP: dict[str, int] = {op.name: op.code for op in OPS}
+
+# Numeric views of the table for numba kernels (global arrays are frozen into the kernels).
+ARG_KIND_CODE = {NONE: 0, IMM: 1, SLOT: 2, DEPTH: 3}
+OP_ARG_KIND = np.array([ARG_KIND_CODE[op.arg] for op in OPS], dtype=np.int32)
+OP_POPS = np.array([op.pops for op in OPS], dtype=np.int32)
+OP_PUSHES = np.array([op.pushes for op in OPS], dtype=np.int32)
+OP_COST = np.array([op.cost for op in OPS], dtype=np.int32)
+OP_TAKEN = np.array([op.taken for op in OPS], dtype=np.int32)
+
+# Opcode groups, by number, for the kernels' dispatch.
+CONST, GET, SET, TEE, DROP = (OP[n] for n in ("const", "get", "set", "tee", "drop"))
+FIRST_BINARY, LAST_BINARY = OP["add"], OP["orv"]
+FIRST_UNARY, LAST_UNARY = OP["neg"], OP["abs"]
+SELECT = OP["select"]
+BLOCK, LOOP, IF, ELSE, END, BR, BR_IF, RETURN = (
+    OP[n] for n in ("block", "loop", "if", "else", "end", "br", "br_if", "return")
+)
+PURE_OPS = tuple(op for op in OPS if op.sem is not None)
+
+
+def evaluate(code: int, *operands: int) -> int:
+    """Apply a pure opcode's semantics to int32 operands (deepest first)."""
+    sem = OPS[code].sem
+    if sem is None:
+        raise ValueError(f"opcode {OPS[code].name} has no value semantics")
+    return sem(*operands)
+
+
+def cost_table_markdown() -> str:
+    """The opcode table as Markdown, for docs/isa.md (a test keeps the doc in sync)."""
+    rows = ["| code | mnemonic | operand | pops | pushes | cycles | +taken | meaning |",
+            "|---:|---|---|---:|---:|---:|---:|---|"]
+    for op in OPS:
+        rows.append(f"| {op.code} | `{op.name}` | {op.arg} | {op.pops} | {op.pushes} | "
+                    f"{op.cost} | {op.taken or ''} | {op.doc.replace('|', '&#124;')} |")
+    return "\n".join(rows)

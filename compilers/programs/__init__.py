@@ -1,0 +1,1 @@
+"""Programs to compile: the seeded random generator and the hand-written suite."""

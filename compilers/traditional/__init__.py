@@ -1,0 +1,1 @@
+"""The traditional compiler: Python AST -> kiln IR -> optimisation passes -> bytecode."""

@@ -1,0 +1,1 @@
+"""The VM: executes batches of validated programs over batches of inputs."""

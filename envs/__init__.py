@@ -1,0 +1,1 @@
+"""kiln.envs: Gymnasium environments for compiling kiln programs."""

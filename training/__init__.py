@@ -1,0 +1,1 @@
+"""kiln.training: benchmarks, training and evaluation."""
