@@ -272,6 +272,8 @@ class _Checker:
             for elt in target.elts:
                 if not isinstance(elt, ast.Name):
                     raise _err(elt, "tuple assignment targets must be plain names")
+                if elt.id in names:
+                    raise _err(elt, f"{elt.id!r} is assigned twice in one tuple assignment")
                 self._store(elt)
                 names.append(elt.id)
             return names

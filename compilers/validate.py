@@ -148,10 +148,12 @@ def link_program(code, n, jump, ctl):
 
 
 class ValidationError(ValueError):
-    """Malformed bytecode: ``pc`` is the offending instruction (len(code) for the end)."""
+    """Malformed bytecode: ``pc`` is the offending instruction (len(code) for the end) and
+    ``status`` the pass's error code (0 for errors in the array itself)."""
 
-    def __init__(self, pc: int, message: str):
+    def __init__(self, pc: int, message: str, status: int = 0):
         self.pc = pc
+        self.status = status
         super().__init__(f"invalid bytecode at pc {pc}: {message}")
 
 
@@ -190,7 +192,7 @@ def validate(code) -> LinkedCode:
     ctl = np.zeros(_CTL_WIDTH * MAX_NEST, dtype=np.int32)
     status, pc, max_height = link_program(arr, n, jump, ctl)
     if status != OK:
-        raise ValidationError(int(pc), MESSAGES[status])
+        raise ValidationError(int(pc), MESSAGES[status], int(status))
     return LinkedCode(arr, jump[:n], int(max_height))
 
 

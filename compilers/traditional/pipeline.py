@@ -1,0 +1,68 @@
+"""The traditional compiler's pipeline: front end, lowering, IR passes, codegen, code passes.
+
+``-O0`` is the direct translation; ``-O1`` adds the bytecode passes (constant folding, branch
+simplification, unreachable-code removal, peephole); ``-O2`` first runs the IR passes of
+``ir_passes.O2_PASSES``. Every pass is a named function, and ``compile_function(...,
+trace=...)`` hands each intermediate result to a callback, which the tests use to validate the
+program after every pass.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+from .. import frontend
+from ..frontend import CompileError
+from ..validate import E_OVERFLOW, ValidationError, validate
+from . import code_passes, ir, ir_passes
+from .codegen import codegen
+from .lower import lower
+
+OPT_LEVELS = (0, 1, 2)
+IR_PASSES = {0: (), 1: (), 2: ir_passes.O2_PASSES}
+CODE_PASSES = {0: (), 1: code_passes.O1_PASSES, 2: code_passes.O1_PASSES}
+
+Trace = Callable[[str, object], None]
+
+
+def check_opt(opt: object) -> int:
+    """Return ``opt`` if it is a valid optimisation level, else raise ValueError."""
+    if isinstance(opt, bool) or not isinstance(opt, (int, np.integer)) or opt not in OPT_LEVELS:
+        raise ValueError(f"optimisation level must be one of {OPT_LEVELS}, got {opt!r}")
+    return int(opt)
+
+
+def compile_function(fn: frontend.Function, opt: int, trace: Trace | None = None) -> np.ndarray:
+    """Compile a checked function to validated bytecode (int32 array of shape (n, 2))."""
+    opt = check_opt(opt)
+    with frontend.deep_recursion():
+        lowered: ir.Function = lower(fn)
+        if trace:
+            trace("lower", lowered)
+        for p in IR_PASSES[opt]:
+            lowered = p(lowered)
+            if trace:
+                trace(p.__name__, lowered)
+        code = codegen(lowered)
+    if trace:
+        trace("codegen", code)
+    for p in CODE_PASSES[opt]:
+        code = p(code)
+        if trace:
+            trace(p.__name__, code)
+    arr = np.array(code, dtype=np.int32).reshape(-1, 2)
+    try:
+        validate(arr)
+    except ValidationError as exc:
+        if exc.status == E_OVERFLOW:
+            raise CompileError("expression too deep: it needs more operand stack than the "
+                               "machine has") from None
+        raise AssertionError(f"compiler produced invalid code for {fn.name}: {exc}") from exc
+    return arr
+
+
+def compile_source(source: str, opt: int = 1) -> tuple[frontend.Function, np.ndarray]:
+    """Parse, check and compile source text."""
+    check_opt(opt)
+    return (fn := frontend.parse_function(source)), compile_function(fn, opt)
