@@ -83,13 +83,15 @@ def parse_function(source: str) -> Function:
     if len(source) > MAX_SOURCE_CHARS:
         raise CompileError(f"source longer than {MAX_SOURCE_CHARS} characters")
     try:
-        with warnings.catch_warnings(), deep_recursion():
+        with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # e.g. SyntaxWarning for odd escapes
             tree = ast.parse(source)
     except SyntaxError as exc:
         raise CompileError(f"not valid Python: {exc.msg}", exc.lineno or 0,
                            exc.offset or 0) from None
-    except (ValueError, RecursionError, MemoryError) as exc:
+    except (RecursionError, MemoryError):
+        raise CompileError(f"source nested more than {MAX_AST_DEPTH} levels deep") from None
+    except ValueError as exc:  # null bytes, integer literals of over 4300 digits
         raise CompileError(f"not valid Python: {exc}") from None
     _check_depth(tree)
     with deep_recursion():

@@ -1,0 +1,27 @@
+"""kiln: a GPU-native reinforcement-learning environment for self-improving compilers.
+
+The public facade: ``compile`` a kiln source (a Python subset on int32) to a ``Program`` of the
+structured stack ISA, ``interpret`` a source with the reference interpreter, and the errors that
+bad input raises.
+"""
+from __future__ import annotations
+
+from .compilers.frontend import CompileError
+from .compilers.interpreter import OutOfFuel, interpret
+from .compilers.program import Program
+from .compilers.validate import ValidationError
+
+__all__ = ["CompileError", "OutOfFuel", "Program", "ValidationError", "compile", "interpret"]
+__version__ = "0.1.0"
+
+
+def compile(source: str, opt: int = 1) -> Program:  # noqa: A001 - the name users expect
+    """Compile kiln source text at optimisation level ``opt`` (0, 1 or 2).
+
+    Raises CompileError (with ``lineno``, ``col``) for any source outside the language and
+    ValueError for a bad ``opt``.
+    """
+    from .compilers.traditional.pipeline import compile_source
+
+    fn, code = compile_source(source, opt)
+    return Program(fn.name, fn.params, code, int(opt), source)

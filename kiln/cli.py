@@ -1,0 +1,139 @@
+"""The ``kiln`` command line.
+
+Every failure a user can cause (unknown flags, missing files, bad sources, bad arguments) ends
+with one line on stderr, ``kiln: error: ...``, and a non-zero exit status; never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+EXIT_USAGE = 2
+MAX_FUEL = 100_000_000
+
+
+class UsageError(Exception):
+    """A bad command line; the message is printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints usage plus an error; we want one line
+        raise UsageError(message)
+
+
+def _int32(text: str) -> int:
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not -(2**31) <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"{value} is outside int32")
+    return value
+
+
+def _opt(text: str) -> int:
+    if text not in ("0", "1", "2"):
+        raise argparse.ArgumentTypeError(f"optimisation level must be 0, 1 or 2, not {text!r}")
+    return int(text)
+
+
+def _fuel(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 1 <= value <= MAX_FUEL:
+        raise argparse.ArgumentTypeError(f"fuel must be between 1 and {MAX_FUEL}, got {value}")
+    return value
+
+
+def _read_source(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise UsageError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise UsageError(f"{path} is a directory, not a source file") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _compile_file(args):
+    import kiln
+
+    source = _read_source(args.file)
+    try:
+        return kiln.compile(source, args.opt)
+    except kiln.CompileError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+
+
+def cmd_compile(args) -> int:
+    """Print the disassembly (or JSON) of a compiled file."""
+    prog = _compile_file(args)
+    if args.json:
+        print(json.dumps({"function": prog.name, "params": list(prog.params),
+                          "code": prog.code.tolist(), "asm": prog.asm(),
+                          "static_cost": prog.static_cost}))
+    else:
+        sys.stdout.write(prog.asm())
+    return 0
+
+
+def cmd_run(args) -> int:
+    """Run a compiled file on one argument list and print the result."""
+    prog = _compile_file(args)
+    if len(args.args) != prog.nparams:
+        raise UsageError(f"{prog.name} takes {prog.nparams} argument(s) "
+                         f"({', '.join(prog.params) or 'none'}), got {len(args.args)}")
+    values, status, cycles = prog.execute([args.args], args.fuel)
+    if status[0] != 0:
+        raise UsageError(f"ran out of fuel after {args.fuel} instructions (raise it with --fuel)")
+    print(int(values[0]))
+    if args.cycles:
+        print(f"cycles: {int(cycles[0])}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="kiln", description="kiln: compile, run and benchmark kiln programs.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    p = sub.add_parser("compile", help="compile FILE.py and print its assembly")
+    p.add_argument("file", metavar="FILE.py")
+    p.add_argument("-O", dest="opt", type=_opt, default=1, metavar="LEVEL",
+                   help="optimisation level 0, 1 or 2 (default 1); also -O0, -O1, -O2")
+    p.add_argument("--json", action="store_true",
+                   help="print {function, params, code, asm, static_cost} as JSON")
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("run", help="compile FILE.py and run it on integer arguments")
+    p.add_argument("file", metavar="FILE.py")
+    p.add_argument("args", nargs="*", type=_int32, metavar="ARG")
+    p.add_argument("-O", dest="opt", type=_opt, default=1, metavar="LEVEL",
+                   help="optimisation level 0, 1 or 2 (default 1)")
+    p.add_argument("--fuel", type=_fuel, default=1_000_000,
+                   help="instruction budget (default 1,000,000)")
+    p.add_argument("--cycles", action="store_true", help="also print the cycle count to stderr")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``kiln`` script; returns the exit status."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except UsageError as exc:
+        print(f"kiln: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("kiln: interrupted", file=sys.stderr)
+        return 130
