@@ -115,14 +115,16 @@ def literal_value(node: ast.expr) -> int | None:
     return None
 
 
-def range_step(node: ast.Call) -> int:
-    """The constant step of a checked ``range(...)`` call."""
+def range_step(node: ast.Call) -> int | None:
+    """The constant step of a ``range(...)`` call (None if the step is not a constant)."""
     if len(node.args) < 3:
         return 1
     step = node.args[2]
     if isinstance(step, ast.UnaryOp) and isinstance(step.op, (ast.USub, ast.UAdd)):
         value = literal_value(step.operand)
-        return wrap(-value) if isinstance(step.op, ast.USub) else value
+        if value is None or isinstance(step.op, ast.UAdd):
+            return value
+        return wrap(-value)
     return literal_value(step)
 
 
@@ -265,6 +267,8 @@ class _Checker:
 
     def _targets(self, target: ast.expr, value: ast.expr, ntargets: int) -> list[str]:
         if isinstance(target, ast.Name):
+            if isinstance(value, ast.Tuple):
+                raise _err(value, "a tuple can only be assigned to a tuple of names")
             self._store(target)
             return [target.id]
         if isinstance(target, ast.Tuple) and ntargets == 1:

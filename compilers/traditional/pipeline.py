@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import frontend
 from ..frontend import CompileError
-from ..validate import E_OVERFLOW, ValidationError, validate
+from ..isa import MAX_NEST, MAX_STACK
+from ..validate import E_NEST, E_OVERFLOW, ValidationError, validate
 from . import code_passes, ir, ir_passes
 from .codegen import codegen
 from .lower import lower
@@ -56,8 +57,11 @@ def compile_function(fn: frontend.Function, opt: int, trace: Trace | None = None
         validate(arr)
     except ValidationError as exc:
         if exc.status == E_OVERFLOW:
-            raise CompileError("expression too deep: it needs more operand stack than the "
-                               "machine has") from None
+            raise CompileError(f"expression too deep: it needs more than {MAX_STACK} operand "
+                               f"stack slots") from None
+        if exc.status == E_NEST:
+            raise CompileError(f"control flow nested too deeply: more than {MAX_NEST} open "
+                               f"blocks (each if takes 1, while 2, for 3)") from None
         raise AssertionError(f"compiler produced invalid code for {fn.name}: {exc}") from exc
     return arr
 
