@@ -46,9 +46,11 @@ class Program:
 
     def execute(self, args, fuel: int = DEFAULT_FUEL):
         """Run on every row: (values int32 (N,), statuses int32 (N,), cycles int32 (N,))."""
-        from .vm import execute_program
+        from .vm import execute
+
         rows = as_args(args, self.nparams)
-        return execute_program(self.code, self.nparams, rows, fuel)
+        result = execute(self.code[None], rows, self.nparams, fuel=fuel, strict=True)
+        return result.value[0], result.status[0], result.cycles[0]
 
     def run(self, args, fuel: int = DEFAULT_FUEL) -> np.ndarray:
         """Return values for each row; raise OutOfFuel if a row runs out of fuel."""

@@ -69,6 +69,10 @@ UNSUPPORTED = [
     "def f(a):\n    return x", "def f(a):\n    return range", "def f(a, a):\n    return a",
     "async def f(a):\n    return a", "def f(a):\n    return abs(*a)",
     "def f(a):\n    return min(a, b=2)", "def f(a):\n    del a",
+    "def f(a):\n    a = 1, 2", "def f(a):\n    a = b = 1, 2",
+    "def f(x):\n    for i in range(0, 10, -x):\n        pass\n    return x",
+    "def f(x):\n" + "".join("    " * (i + 1) + "if x:\n" for i in range(40)) + "    " * 41
+    + "x = 1\n",
 ]
 
 
