@@ -23,7 +23,7 @@ So a program runs at most ``max_trip ** loop nesting`` iterations of its innermo
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import astuple, dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ from ..isa import INT32_MIN, MAX_PARAMS
 from ..tokens import (AMP, AND, ASSIGN, AUG0, BINOP0, BINOP_PREC, BREAK, BUILTIN0, CMP0, COLON,
                       COMMA, CONTINUE, DEDENT, DEF, ELIF, ELSE, FOR, IF, IN, INDENT, LIT0, LPAR,
                       LT, MAX, MIN, MINUS, NAME0, NEWLINE, NOT, NUM_BINOPS, NUM_BUILTINS,
-                      NUM_CMPS, NUM_LITS, OR, PASS, PLUSEQ, PREC_AND, PREC_BAND, PREC_BOR,
+                      NUM_CMPS, NUM_LITS, OR, PASS, PLUS, PLUSEQ, PREC_AND, PREC_BAND, PREC_BOR,
                       PREC_CMP, PREC_IFEXP, PREC_NOT, PREC_OR, PREC_UNARY, RANGE, RETURN, RPAR,
                       TILDE, WHILE, TokenBatch)
 
@@ -156,9 +156,10 @@ class GenConfig:
         return _HEADER_TOKENS + _reserve(self.expr_nodes, self.max_depth)
 
     def to_array(self) -> np.ndarray:
-        """The knobs as the int32 array that ``gen_one`` reads (slots ``K_*``)."""
-        return np.array([round(v * 1000) if isinstance(v, float) else int(v)
-                         for v in astuple(self)], dtype=np.int32)
+        """The knobs as the int32 array that ``gen_one`` reads (slot ``K_<FIELD>``; the
+        probabilities in thousandths)."""
+        return np.array([round(getattr(self, f.name) * 1000) if f.name.startswith("p_")
+                         else int(getattr(self, f.name)) for f in fields(self)], dtype=np.int32)
 
 
 # ------------------------------------------------------------------------------------------
@@ -182,7 +183,7 @@ E_GEN, E_EMIT = 0, 1
 F_COND, F_NO_AND, F_NO_OR = 1, 2, 4   # used as a condition; flattening forbids a same-op child
 N_ATOM, N_BINOP, N_UNARY, N_NOT, N_CMP, N_BOOL, N_IFEXP, N_CALL = range(8)
 
-_HEADER_TOKENS = 4 + 2 * MAX_PARAMS + 3   # DEF LPAR names/commas RPAR COLON NEWLINE INDENT
+_HEADER_TOKENS = 2 + 2 * MAX_PARAMS - 1 + 4  # DEF LPAR, names and commas, RPAR COLON NEWLINE INDENT
 P_CLOSE = 30           # percent: a block ends after any statement past its first
 P_MORE_ARMS = 450      # per mille: an if-arm is followed by elif/else
 P_ELIF = 40            # percent of those: elif rather than else
@@ -194,12 +195,12 @@ _BINOP_PREC = np.array(BINOP_PREC, dtype=np.int64)
 _SPECIAL_LITS = np.array([0, 1, 2, -1, 3, 7, 8, 15, 16, 31, 32, 33, 63, 64, 255, 256, 65535,
                           0x7FFFFFFF, INT32_MIN, 0x55555555, 1000, -2, -31, 0x0F0F0F0F],
                          dtype=np.int64)
-_ADD_BIT = 1                      # binops bit of +
+_ADD_BIT = 1 << (PLUS - BINOP0)
 _AMP_BIT = 1 << (AMP - BINOP0)
 _LT_BIT = 1 << (LT - CMP0)
 _MIN_BIT, _MAX_BIT = 1 << (MIN - BUILTIN0), 1 << (MAX - BUILTIN0)
 _NEG_BIT, _INV_BIT, _NOT_BIT = 1, 2, 4
-_AND_BIT, _OR_BIT = 1, 2
+_AND_BIT = 1
 
 
 @register_jitable
