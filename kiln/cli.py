@@ -10,8 +10,9 @@ import json
 import sys
 from collections.abc import Sequence
 
+from .compilers.vm.status import MAX_FUEL
+
 EXIT_USAGE = 2
-MAX_FUEL = 100_000_000
 
 
 class UsageError(Exception):
@@ -100,6 +101,34 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    """Run the benchmark and print its tables."""
+    from .training.bench import SECTIONS, BenchConfig, run_bench
+
+    sections = tuple(args.sections.split(",")) if args.sections else tuple(SECTIONS)
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        raise UsageError(f"unknown section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda asked for, but torch sees no CUDA device")
+    run_bench(BenchConfig(device=args.device, quick=args.quick, repeats=args.repeats,
+                          sections=sections, json_path=args.json or None))
+    return 0
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="kiln", description="kiln: compile, run and benchmark kiln programs.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -122,6 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instruction budget (default 1,000,000)")
     p.add_argument("--cycles", action="store_true", help="also print the cycle count to stderr")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="measure VM, compiler and env throughput against CPU "
+                                     "baselines")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where to run the GPU-native paths (default: cuda if present)")
+    p.add_argument("--quick", action="store_true", help="small sizes only (seconds on a CPU)")
+    p.add_argument("--repeats", type=_positive, default=5, help="timed runs per row (median)")
+    p.add_argument("--sections", default="", metavar="LIST",
+                   help="comma-separated subset of vm,compiler,cpython,env (default: all)")
+    p.add_argument("--json", default="bench.json", metavar="PATH",
+                   help="write every row and the run's metadata here ('' for none)")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

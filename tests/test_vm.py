@@ -251,3 +251,17 @@ def test_empty_batches():
     assert result.value.shape == (2, 0)
     result = cpu.execute(np.zeros((2, 0, 2), np.int32), np.zeros((1, 1), np.int32), 1)
     assert result.status.tolist() == [[OK], [OK]] and result.value.tolist() == [[0], [0]]
+
+
+def test_count_steps_is_the_least_fuel_that_suffices():
+    """count_steps equals the smallest fuel at which the reference VM finishes the run."""
+    from kiln.compilers.vm import count_steps, run_reference
+    import kiln
+    source = ("def f(n, k):\n    s = 0\n    for i in range(min(max(n, 0), 9)):\n"
+              "        if i % 3 == k:\n            continue\n        s += i\n    return s\n")
+    code = kiln.compile(source, 1).code
+    rows = np.array([[0, 0], [1, 1], [5, 2], [9, 0], [-3, 1], [8, 5]], dtype=np.int32)
+    steps = count_steps(code[None], rows, 2)[0]
+    for row, n in zip(rows, steps):
+        assert run_reference(code, row, 2, int(n))[1] == OK, f"row {row.tolist()}"
+        assert run_reference(code, row, 2, int(n) - 1)[1] == OUT_OF_FUEL, f"row {row.tolist()}"

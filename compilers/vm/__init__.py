@@ -4,11 +4,12 @@ from __future__ import annotations
 import sys
 
 from . import cpu, gpu
+from .cpu import count_steps
 from .reference import run_reference
 from .status import (DEFAULT_FUEL, E_LENGTH, INVALID, LINK_MESSAGES, MAX_FUEL, OK, OUT_OF_FUEL,
                      STATUS_NAMES, Linked, Result)
 
-__all__ = ["execute", "link", "run_reference", "Linked", "Result", "OK", "OUT_OF_FUEL",
+__all__ = ["execute", "link", "count_steps", "run_reference", "Linked", "Result", "OK", "OUT_OF_FUEL",
            "INVALID", "STATUS_NAMES", "E_LENGTH", "LINK_MESSAGES", "DEFAULT_FUEL", "MAX_FUEL"]
 
 

@@ -178,7 +178,7 @@ def run_one(code, jump, n, nparams, inputs_row, fuel, stack, local_slots):
     cycles = np.int32(0)
     while pc < end:
         if fuel_left == 0:
-            return np.int32(0), OUT_OF_FUEL, cycles
+            return np.int32(0), OUT_OF_FUEL, cycles, np.int32(fuel)
         fuel_left = np.int32(fuel_left - 1)
         op = code[pc, 0]
         arg = code[pc, 1]
@@ -225,7 +225,7 @@ def run_one(code, jump, n, nparams, inputs_row, fuel, stack, local_slots):
             h = np.uint32(h - 1)
             top = stack[h]
         elif op == RETURN:
-            return top, OK, cycles
+            return top, OK, cycles, np.int32(fuel - fuel_left)
         # block, loop and end only mark structure: their targets are already in `jump`
         pc = np.uint32(pc + 1)
-    return np.int32(0), OK, cycles
+    return np.int32(0), OK, cycles, np.int32(fuel - fuel_left)

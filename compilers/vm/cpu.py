@@ -67,7 +67,7 @@ def execute_batch(code, jump, lengths, nparams, inputs, fuel, link_status):
             b = i // rows
             t = i - b * rows
             if runnable(link_status[b], lengths[b], length, nparams[b], width):
-                v, s, c = run_one(code[b], jump[b], lengths[b], nparams[b],
+                v, s, c, _ = run_one(code[b], jump[b], lengths[b], nparams[b],
                                   inputs[0 if shared else b, t], fuel, stack, local_slots)
                 value[b, t] = v
                 status[b, t] = s
@@ -75,6 +75,26 @@ def execute_batch(code, jump, lengths, nparams, inputs, fuel, link_status):
             else:
                 status[b, t] = INVALID
     return value, status, cycles
+
+
+@njit(parallel=True, cache=True)
+def steps_batch(code, jump, lengths, nparams, inputs, fuel, link_status):
+    """Instructions each run executes, int32 [B, T] (0 for programs that cannot run): the
+    benchmark's count of VM work. Arguments as for ``execute_batch``."""
+    programs, length = code.shape[0], code.shape[1]
+    rows, width = inputs.shape[1], inputs.shape[2]
+    shared = inputs.shape[0] == 1
+    steps = np.zeros((programs, rows), np.int32)
+    for b in prange(programs):
+        stack = np.empty(MAX_STACK, np.int32)
+        local_slots = np.empty(MAX_LOCALS, np.int32)
+        row = np.int64(0) if shared else np.int64(b)  # one type for both arms (prange's b)
+        if runnable(link_status[b], lengths[b], length, nparams[b], width):
+            for t in range(rows):
+                _, _, _, n = run_one(code[b], jump[b], lengths[b], nparams[b], inputs[row, t],
+                                     fuel, stack, local_slots)
+                steps[b, t] = n
+    return steps
 
 
 def _torch_tensor_type():
@@ -138,16 +158,8 @@ def link(code, lengths=None) -> Linked:
     return _like(code, linked, Linked)
 
 
-def execute(code, inputs, nparams, lengths=None, fuel: int = DEFAULT_FUEL, *,
-            linked: Linked | None = None, strict: bool = False) -> Result:
-    """Run a batch of programs on inputs: ``Result(value, status, cycles)``, each int32 [B, T].
-
-    ``code`` is ``[B, L, 2]``; ``inputs`` ``[T, P]`` (shared) or ``[B, T, P]``; ``nparams`` an
-    int or ``[B]``; ``lengths`` ``[B]`` (default L); ``linked`` a previous ``link(code,
-    lengths)``, linked here when omitted. Programs that fail to link get status INVALID, or,
-    with ``strict``, raise ``ValidationError`` naming the first. Results are numpy arrays, or
-    torch tensors when ``code`` is a tensor.
-    """
+def _prepare(code, inputs, nparams, lengths, fuel: int, linked: Linked | None, strict: bool):
+    """Check and convert ``execute``'s arguments: the positional arguments of the kernels."""
     code_arr = as_int32("code", code)
     inputs_arr = as_int32("inputs", inputs)
     dims = batch_dims(code_arr.shape, inputs_arr.shape)
@@ -172,6 +184,28 @@ def execute(code, inputs, nparams, lengths=None, fuel: int = DEFAULT_FUEL, *,
         raise ValidationError(int(err_pc[b]),
                               f"{LINK_MESSAGES[link_status[b]]} (program {b} of the batch)")
     shaped = inputs_arr[None] if dims.shared else inputs_arr
-    result = Result(*execute_batch(code_arr, jump, lengths_arr, nparams_arr, shaped, fuel,
-                                   link_status))
-    return _like(code, result, Result)
+    return code_arr, jump, lengths_arr, nparams_arr, shaped, fuel, link_status
+
+
+def execute(code, inputs, nparams, lengths=None, fuel: int = DEFAULT_FUEL, *,
+            linked: Linked | None = None, strict: bool = False) -> Result:
+    """Run a batch of programs on inputs: ``Result(value, status, cycles)``, each int32 [B, T].
+
+    ``code`` is ``[B, L, 2]``; ``inputs`` ``[T, P]`` (shared) or ``[B, T, P]``; ``nparams`` an
+    int or ``[B]``; ``lengths`` ``[B]`` (default L); ``linked`` a previous ``link(code,
+    lengths)``, linked here when omitted. Programs that fail to link get status INVALID, or,
+    with ``strict``, raise ``ValidationError`` naming the first. Results are numpy arrays, or
+    torch tensors when ``code`` is a tensor.
+    """
+    args = _prepare(code, inputs, nparams, lengths, fuel, linked, strict)
+    return _like(code, Result(*execute_batch(*args)), Result)
+
+
+def count_steps(code, inputs, nparams, lengths=None, fuel: int = DEFAULT_FUEL, *,
+                linked: Linked | None = None) -> np.ndarray:
+    """Instructions each run executes, int32 [B, T], on the CPU (arguments as ``execute``;
+    torch tensors on any device are copied to the host). For benchmarks, not hot paths."""
+    host = [x.cpu() if hasattr(x, "cpu") else x for x in (code, inputs, nparams, lengths)]
+    if linked is not None:
+        linked = Linked(*(x.cpu() if hasattr(x, "cpu") else x for x in linked))
+    return steps_batch(*_prepare(*host, fuel, linked, False))

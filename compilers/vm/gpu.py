@@ -98,7 +98,7 @@ def _build() -> _Kernels:
             t = np.uint32(i - b * rows)
             row = b if inputs.shape[0] > 1 else np.uint32(0)
             if runnable(link_status[b], lengths[b], code.shape[1], nparams[b], inputs.shape[2]):
-                v, s, c = run_one(code[b], jump[b], lengths[b], nparams[b], inputs[row, t], fuel,
+                v, s, c, _ = run_one(code[b], jump[b], lengths[b], nparams[b], inputs[row, t], fuel,
                                   stack, local_slots)
                 out[0, b, t] = v
                 out[1, b, t] = s
