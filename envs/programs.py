@@ -1,0 +1,210 @@
+"""Where episodes' programs come from: the public suite or a pool drawn by the generator.
+
+A program source is a finite, indexed set of kiln functions. An episode's program is index
+``draw % len(source)`` where ``draw`` is the episode's counter-based ``draws.PROGRAM`` draw, so
+the single env and every lane of the vector env pick the same program for the same key and
+episode. The single env materialises one ``Task`` at a time on the host, with the reference
+compiler (``kiln.compile``) as the oracle; the vector env materialises the whole source once as
+a ``ProgramTable`` of tensors on its device, with the batched compiler as the oracle, and then
+resets lanes by gathering rows. The two oracles are bit-identical at ``-O0``/``-O1``, which the
+differential tests check.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from ..compilers.programs import generator as gen
+from ..compilers.programs.generator import GenConfig
+from ..compilers.programs.suite import SuiteProgram, get_program, load_suite
+from ..compilers.tokens import NUM_LITS, TokenBatch, TokenizedSource, detokenize, tokenize
+
+SOURCES = ("generator", "suite")
+
+# The generator's knobs for the env: small functions (a few statements, shallow nesting, short
+# expressions) whose source fits the default observation (192 tokens) and whose -O1 code almost
+# always fits the default 128 target tokens.
+DEFAULT_GENERATOR = GenConfig(max_stmts=8, max_depth=2, expr_depth=2, expr_nodes=4,
+                              max_tokens=192)
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """One episode's program on the host: its source, canonical tokens and the oracle's code."""
+
+    name: str
+    source: str
+    tokens: np.ndarray   # int32 [n]: canonical source tokens (compilers.tokens)
+    lits: np.ndarray     # int32 [nlits]: literal values, what target token ``lit k`` pushes
+    nparams: int
+    oracle: np.ndarray   # int32 [m, 2]: the traditional compiler's bytecode
+
+
+class ProgramTable(NamedTuple):
+    """Every program of a source as tensors on one device (rows indexed like the source)."""
+
+    source: torch.Tensor      # int32 [N, S], PAD-padded source tokens
+    lits: torch.Tensor        # int32 [N, NUM_LITS], zero-padded
+    nlits: torch.Tensor       # int32 [N]
+    nparams: torch.Tensor     # int32 [N]
+    oracle: torch.Tensor      # int32 [N, Lo, 2], the batched compiler's bytecode
+    oracle_len: torch.Tensor  # int32 [N]
+
+
+def make_task(name: str, source: str, opt: int, max_source_len: int,
+              tokenized: TokenizedSource | None = None) -> Task:
+    """Tokenize (unless ``tokenized`` is given) and compile one source with the reference
+    compiler. CompileError if it is not kiln; ValueError if its token form is longer than
+    ``max_source_len``."""
+    import kiln
+
+    tokenized = tokenized if tokenized is not None else tokenize(source)
+    if len(tokenized.tokens) > max_source_len:
+        raise ValueError(f"program {name!r} has {len(tokenized.tokens)} source tokens; the env's "
+                         f"max_source_len is {max_source_len} (raise it in EnvParams)")
+    return Task(name, source, tokenized.tokens, tokenized.lits, tokenized.nparams,
+                kiln.compile(source, opt).code)
+
+
+def check_source(source: str) -> str:
+    """``source`` if it names a program source, else ValueError listing the names."""
+    if source not in SOURCES:
+        raise ValueError(f"program source must be one of {SOURCES}, got {source!r}")
+    return source
+
+
+@functools.cache
+def _suite_programs(names: tuple[str, ...] | None) -> tuple[SuiteProgram, ...]:
+    programs = tuple(load_suite())
+    if names is None:
+        return programs
+    by_name = {p.name: p for p in programs}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise ValueError(f"no suite programs named {missing}; the suite has: "
+                         f"{', '.join(by_name)}")
+    return tuple(by_name[n] for n in names)
+
+
+class SuiteSource:
+    """The public suite (``compilers.programs.suite``), or the programs of it named in ``names``."""
+
+    kind = "suite"
+
+    def __init__(self, names: tuple[str, ...] | None = None):
+        self.programs = _suite_programs(None if names is None else tuple(names))
+
+    def __len__(self) -> int:
+        return len(self.programs)
+
+    def task(self, index: int, opt: int, max_source_len: int) -> Task:
+        """Program ``index`` with its reference oracle."""
+        program = self.programs[index]
+        return make_task(program.name, program.source, opt, max_source_len)
+
+    def tokens(self, device: torch.device) -> TokenBatch:
+        """Every program in token form, on ``device``."""
+        return TokenBatch.from_sources([p.source for p in self.programs], device)
+
+
+class GeneratorSource:
+    """A pool of generated programs: the generator's indices ``0..pool_size-1`` at ``seed``."""
+
+    kind = "generator"
+
+    def __init__(self, config: GenConfig | None = None, pool_size: int = 4096, seed: int = 0):
+        self.config = config if config is not None else DEFAULT_GENERATOR
+        if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+            raise ValueError(f"pool_size must be a positive int, got {pool_size!r}")
+        self.pool_size = pool_size
+        self.seed = gen.check_seed(seed)
+
+    def __len__(self) -> int:
+        return self.pool_size
+
+    def task(self, index: int, opt: int, max_source_len: int) -> Task:
+        """Program ``index`` of the pool, generated alone (the generator's routine run as
+        Python: no batch, no compilation), with its reference oracle."""
+        tokens = np.zeros(self.config.max_tokens, np.int32)
+        lits = np.zeros(NUM_LITS, np.int32)
+        scratch = (np.empty(gen.NUM_STATE, np.int64),
+                   np.empty((gen.MAX_BLOCKS, gen.NUM_BFIELDS), np.int64),
+                   np.empty((gen.ESTACK, 4), np.int64))
+        length, nlits, nparams, nnames = gen.gen_one(self.seed, index, self.config.to_array(),
+                                                     tokens, lits, *scratch)
+        tokenized = TokenizedSource(tokens[:length], lits[:nlits], int(nparams), int(nnames))
+        return make_task(f"generated {self.seed}:{index}", detokenize(tokenized), opt,
+                         max_source_len, tokenized)
+
+    def tokens(self, device: torch.device) -> TokenBatch:
+        """The whole pool in token form, generated on ``device`` (CUDA: the GPU twin)."""
+        if device.type == "cuda":
+            from ..compilers.programs.generator_gpu import generate_batch_cuda
+
+            return generate_batch_cuda(self.pool_size, self.seed, self.config, device=device)
+        return gen.generate_batch(self.pool_size, self.seed, self.config)
+
+
+class ProgramSources:
+    """The env's program sources by name, built on first use, and programs named in options."""
+
+    def __init__(self, generator: GenConfig | None, pool_size: int, pool_seed: int,
+                 suite: Sequence[str] | None):
+        self._generator = GeneratorSource(generator, pool_size, pool_seed)
+        self._suite_names = None if suite is None else tuple(suite)
+        self._suite: SuiteSource | None = None
+
+    def get(self, kind: str) -> SuiteSource | GeneratorSource:
+        """The source called ``kind`` (``"generator"`` or ``"suite"``)."""
+        if check_source(kind) == "generator":
+            return self._generator
+        if self._suite is None:
+            self._suite = SuiteSource(self._suite_names)
+        return self._suite
+
+    @staticmethod
+    def named(program: str, opt: int, max_source_len: int) -> Task:
+        """The task for a suite program's name, or for kiln source text (anything with a
+        ``def``); KeyError for an unknown name, CompileError for source outside kiln."""
+        if not isinstance(program, str):
+            raise TypeError(f"options['program'] must be a suite name or kiln source text, got "
+                            f"{type(program).__name__}")
+        if "def " in program:
+            return make_task("custom", program, opt, max_source_len)
+        suite_program = get_program(program)
+        return make_task(suite_program.name, suite_program.source, opt, max_source_len)
+
+
+def program_table(batch: TokenBatch, opt: int, max_source_len: int, max_code: int,
+                  name: str) -> ProgramTable:
+    """Compile a token batch with the batched compiler into a table, checking (once, on the host,
+    at construction) that every program fits the env's limits."""
+    from ..compilers.batch import compile_batch
+    from ..compilers.batch.status import status_message
+
+    code = compile_batch(batch, opt, max_code)
+    too_long = batch.lengths > max_source_len
+    if bool(too_long.any()):
+        i = int(too_long.nonzero()[0, 0])
+        raise ValueError(f"{name} program {i} has {int(batch.lengths[i])} source tokens; the "
+                         f"env's max_source_len is {max_source_len} (raise it in EnvParams)")
+    if bool((code.status != 0).any()):
+        i = int((code.status != 0).nonzero()[0, 0])
+        raise ValueError(f"the batched compiler rejected {name} program {i}: "
+                         f"{status_message(int(code.status[i]))}; its source:\n"
+                         f"{batch.source(i)}")
+    source = torch.zeros((len(batch), max_source_len), dtype=torch.int32,
+                         device=batch.tokens.device)
+    width = min(batch.tokens.shape[1], max_source_len)
+    source[:, :width] = batch.tokens[:, :width]
+    # Only as wide as the longest oracle: the vector env gathers these rows every step.
+    code_width = max(1, int(code.lengths.max()))
+    return ProgramTable(source, batch.lits[:, :NUM_LITS].to(torch.int32),
+                        batch.nlits.to(torch.int32), batch.nparams.to(torch.int32),
+                        code.code[:, :code_width].to(torch.int32).contiguous(),
+                        code.lengths.to(torch.int32))
