@@ -371,8 +371,9 @@ def ratios(results: dict[str, list[dict[str, Any]]], device: str) -> list[dict[s
 
 def metadata(device: str) -> dict[str, Any]:
     """Device, date, commit and versions for the record."""
+    commit = os.environ.get("KILN_COMMIT", "")  # where the tree travels without its .git
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+        commit = commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                                 text=True, timeout=10,
                                 cwd=os.path.dirname(__file__)).stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
