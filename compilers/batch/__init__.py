@@ -1,0 +1,74 @@
+"""The batched traditional compiler: source token batches -> bytecode batches, CPU or GPU.
+
+``compile_batch`` compiles every row of a ``tokens.TokenBatch`` with the same code as
+``traditional.pipeline.compile_source(batch.source(i), opt)`` at ``-O0`` and ``-O1``, bit for
+bit, on the batch's device: numba ``prange`` on the CPU, ``numba.cuda`` kernels on a CUDA
+device (asynchronously, on torch's current stream). A program that the reference compiler
+rejects, or whose code is longer than ``max_code``, gets a nonzero status and the position of
+the offending token instead; nothing raises for any token content. ``docs/compiler.md``
+describes the design and the status codes.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import torch
+
+from ..tokens import TokenBatch
+from . import cpu, gpu
+from .gpu import DEFAULT_VARIANT, VARIANTS
+from .status import MESSAGES, NUM_STATUSES, OK, status_message
+
+__all__ = ["CodeBatch", "compile_batch", "DEFAULT_MAX_CODE", "OPT_LEVELS", "VARIANTS",
+           "DEFAULT_VARIANT", "MESSAGES", "NUM_STATUSES", "OK", "status_message"]
+
+OPT_LEVELS = (0, 1)
+DEFAULT_MAX_CODE = 256
+MAX_CODE_LIMIT = 1 << 20
+
+
+class CodeBatch(NamedTuple):
+    """Compiled programs: int32 tensors on the batch's device.
+
+    ``code[b, :lengths[b]]`` is program b's bytecode (rows of ``(opcode, arg)``, zero after its
+    length); ``status[b]`` is 0 or a code of ``MESSAGES`` (then ``lengths[b]`` is 0 and the row
+    all zero) and ``err_pos[b]`` the index of the offending token (-1 when status is 0).
+    """
+
+    code: torch.Tensor     # [B, max_code, 2]
+    lengths: torch.Tensor  # [B]
+    status: torch.Tensor   # [B]
+    err_pos: torch.Tensor  # [B]
+
+
+def compile_batch(batch: TokenBatch, opt: int = 1, max_code: int = DEFAULT_MAX_CODE, *,
+                  variant: str = DEFAULT_VARIANT) -> CodeBatch:
+    """Compile every program of ``batch`` at level ``opt`` (0 or 1) on the batch's device.
+
+    ``max_code`` is the width of the code tensor (longer code gets a status); ``variant``
+    picks the GPU kernel (``"thread"``: one thread per program, ``"warp"``: one warp per
+    program) and is ignored on the CPU.
+    """
+    if isinstance(opt, bool) or not isinstance(opt, (int, np.integer)) or opt not in OPT_LEVELS:
+        raise ValueError(f"the batched compiler takes optimisation levels {OPT_LEVELS}, got "
+                         f"{opt!r}")
+    if isinstance(max_code, bool) or not isinstance(max_code, (int, np.integer)) \
+            or not 1 <= max_code <= MAX_CODE_LIMIT:
+        raise ValueError(f"max_code must be an int in 1..{MAX_CODE_LIMIT}, got {max_code!r}")
+    columns = [batch.tokens, batch.lengths, batch.lits, batch.nlits, batch.nparams,
+               batch.nnames]
+    device = batch.tokens.device
+    programs = batch.tokens.shape[0]
+    if [c.dim() for c in columns] != [2, 1, 2, 1, 1, 1] or \
+            any(c.shape[0] != programs for c in columns):
+        raise ValueError("TokenBatch needs tokens [B, Ls], lits [B, K] and lengths, nlits, "
+                         "nparams, nnames [B]")
+    if any(c.device != device for c in columns):
+        raise ValueError("every tensor of the TokenBatch must be on one device")
+    columns = [c.to(torch.int32).contiguous() for c in columns]
+    if device.type == "cuda":
+        return CodeBatch(*gpu.compile_tensors(*columns, int(opt), int(max_code), variant))
+    arrays = [c.numpy() for c in columns]
+    return CodeBatch(*(torch.from_numpy(a) for a in cpu.compile_arrays(*arrays, int(opt),
+                                                                         int(max_code))))

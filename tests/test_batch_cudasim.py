@@ -1,0 +1,73 @@
+"""The batched compiler's CUDA kernels on numba's CUDA simulator, against the CPU twin bit for bit.
+
+NUMBA_ENABLE_CUDASIM must be set before ``numba.cuda`` is first imported, and it would turn
+every later ``numba.cuda`` import in this pytest process into the simulator, so the check runs
+in a subprocess: this file, run as a script with a seed. To reproduce a failure:
+``NUMBA_ENABLE_CUDASIM=1 python tests/test_batch_cudasim.py <seed>``.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+SEEDS = [0, 1]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_compiler_kernels_match_cpu_on_simulator(seed):
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
+    done = subprocess.run([sys.executable, "-W", "error", __file__, str(seed)], env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (
+        f"seed {seed}: the simulated GPU compiler differs from the CPU one; reproduce with "
+        f"NUMBA_ENABLE_CUDASIM=1 python tests/test_batch_cudasim.py {seed}\n"
+        f"{done.stdout}\n{done.stderr}")
+    assert "ok" in done.stdout
+
+
+def _check(seed: int) -> None:
+    """Compile valid, mutated and corner streams with both kernels and the CPU; compare."""
+    import numpy as np
+    from test_batch_compiler import CORNERS, mutate
+
+    from kiln.compilers.batch import cpu, gpu
+    from kiln.compilers.programs.generator import GenConfig, generate_batch
+    from kiln.compilers.tokens import TokenBatch
+
+    assert gpu.is_simulator(), "NUMBA_ENABLE_CUDASIM=1 must be set before numba.cuda loads"
+    rng = np.random.default_rng(seed)
+    generated = generate_batch(16, seed, GenConfig(max_stmts=8))
+    corners = TokenBatch.from_sources(CORNERS[seed::4])
+    rows = [generated.tokens[i, :generated.lengths[i]].tolist() for i in range(16)]
+    rows += [mutate(rng, row, 1) for row in rows]
+    rows += [corners.tokens[i, :corners.lengths[i]].tolist() for i in range(len(corners))]
+    width = max(map(len, rows)) + 3
+    tokens = np.zeros((len(rows), width), np.int32)
+    for i, row in enumerate(rows):
+        tokens[i, :len(row)] = np.clip(row, -2**31, 2**31 - 1)
+    lengths = np.array([len(row) for row in rows], np.int32)
+    lengths[-1] = width + 1  # out of range: a status
+    lits = np.concatenate([generated.lits.numpy()] * 2 + [corners.lits.numpy()])
+    nlits = np.concatenate([generated.nlits.numpy()] * 2 + [corners.nlits.numpy()])
+    nparams = np.concatenate([generated.nparams.numpy()] * 2 + [corners.nparams.numpy()])
+    nnames = np.concatenate([generated.nnames.numpy()] * 2 + [corners.nnames.numpy()])
+    args = (tokens, lengths, lits, nlits, nparams, nnames)
+    for opt in (0, 1):
+        for max_code in (24, 160):
+            want = cpu.compile_arrays(*args, opt, max_code)
+            assert max_code < 100 or (want[2] == 0).sum() > 8, "too few valid programs"
+            for variant in gpu.VARIANTS:
+                got = gpu.compile_arrays_sim(*args, opt, max_code, variant)
+                for name, g, w in zip(("code", "lengths", "status", "err_pos"), got, want):
+                    np.testing.assert_array_equal(
+                        g, w, err_msg=f"seed {seed}: {variant} kernel, {name}, -O{opt}, "
+                                      f"max_code {max_code}")
+    print("ok")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    _check(int(sys.argv[1]))
