@@ -16,9 +16,12 @@ CONFIGS = [GenConfig(), GenConfig(min_stmts=20, max_stmts=20, max_depth=2),
            GenConfig(p_for=0.25, p_while=0.15, max_trip=16)]
 
 
-def _fields(batch):
+def _fields(record):
+    """A TokenBatch (dataclass) or CodeBatch (NamedTuple) as a dict of its tensors."""
+    if hasattr(record, "_asdict"):
+        return record._asdict()
     from dataclasses import fields
-    return {f.name: getattr(batch, f.name) for f in fields(batch)}
+    return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
 @pytest.mark.parametrize("config_index", range(len(CONFIGS)))
