@@ -8,24 +8,19 @@ in a subprocess: this file, run as a script with a seed. To reproduce a failure:
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import pytest
+from cudasim import run_simulated
 
 SEEDS = [0, 1]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_compiler_kernels_match_cpu_on_simulator(seed):
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    done = subprocess.run([sys.executable, "-W", "error", __file__, str(seed)], env=env,
-                          capture_output=True, text=True, timeout=900)
-    assert done.returncode == 0, (
-        f"seed {seed}: the simulated GPU compiler differs from the CPU one; reproduce with "
-        f"NUMBA_ENABLE_CUDASIM=1 python tests/test_batch_cudasim.py {seed}\n"
-        f"{done.stdout}\n{done.stderr}")
-    assert "ok" in done.stdout
+    run_simulated([__file__, str(seed)],
+                  f"seed {seed}: the simulated GPU compiler differs from the CPU one",
+                  f"python tests/test_batch_cudasim.py {seed}", timeout=900)
 
 
 def _check(seed: int) -> None:

@@ -6,11 +6,10 @@ in a fresh interpreter.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
+from cudasim import run_simulated
 
 SCRIPT = textwrap.dedent("""
     import numpy as np
@@ -31,10 +30,8 @@ SCRIPT = textwrap.dedent("""
 
 
 def test_cuda_generator_matches_cpu_under_simulator() -> None:
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
-    result = subprocess.run([sys.executable, "-W", "error", "-c", SCRIPT], env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0 and result.stdout.strip() == "OK", result.stderr[-4000:]
+    run_simulated(["-c", SCRIPT], "the simulated CUDA generator differs from the CPU one",
+                  "python -c SCRIPT (tests/test_generator_cudasim.py)")
 
 
 def test_cpu_device_is_refused() -> None:

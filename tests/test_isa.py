@@ -7,7 +7,7 @@ import pytest
 from kiln.compilers import isa, vocab
 from kiln.compilers.asm import AsmError, assemble, disassemble
 from kiln.compilers.validate import (E_CTRL_STACK, E_DEPTH, E_ELSE, E_END, E_END_STACK, E_NEST,
-                                     E_OPCODE, E_OVERFLOW, E_SLOT, E_UNCLOSED, E_UNDERFLOW, OK,
+                                     E_OVERFLOW, E_SLOT, E_UNCLOSED, E_UNDERFLOW, OK,
                                      ValidationError, check_step, validate)
 
 ROOT = Path(__file__).resolve().parents[1]

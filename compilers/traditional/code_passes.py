@@ -33,6 +33,16 @@ def fold_constants(code: Code) -> Code:
     return out
 
 
+def _dead_after(op: int, dead: int) -> int:
+    """The nesting count of a dead stretch (1 + blocks opened inside it) after ``op``; 0 when
+    ``op`` is the ``end``/``else`` that closes it (that instruction itself is live)."""
+    if op in (BLOCK, LOOP, IF):
+        return dead + 1
+    if op == END or (op == ELSE and dead == 1):
+        return dead - 1
+    return dead
+
+
 def simplify_branches(code: Code) -> Code:
     """Branches on constants: ``const c; br_if d`` becomes ``br d`` or nothing; ``const c; if``
     keeps only the arm that runs, without its block (branch depths through it shrink by one)."""
@@ -41,14 +51,9 @@ def simplify_branches(code: Code) -> Code:
     dead = 0                  # >0: inside the arm of an inlined if that never runs (nesting + 1)
     for op, arg in code:
         if dead:
-            if op in (BLOCK, LOOP, IF):
-                dead += 1
-            elif op == END or (op == ELSE and dead == 1):
-                dead -= 1
-                if dead == 0:
-                    if op == END:
-                        inlined.pop()
-                    # else: the live else-arm follows, in the same inlined block
+            dead = _dead_after(op, dead)
+            if dead == 0 and op == END:  # (at an else, the live arm follows in the same block)
+                inlined.pop()
             continue
         if op in (BR, BR_IF):
             target = len(inlined) - 1 - arg
@@ -83,10 +88,7 @@ def remove_unreachable(code: Code) -> Code:
     dead = 0  # >0: unreachable; counts blocks opened inside the unreachable stretch, plus one
     for op, arg in code:
         if dead:
-            if op in (BLOCK, LOOP, IF):
-                dead += 1
-            elif op == END or (op == ELSE and dead == 1):
-                dead -= 1
+            dead = _dead_after(op, dead)
             if dead:
                 continue
         out.append((op, arg))
