@@ -3,7 +3,7 @@
 ``check_step`` is the rule for one instruction given the pass's state (stack height, open
 blocks); ``link_program`` runs it over a whole program and, on success, resolves every branch to
 an absolute target so the VMs need no control stack. Both are plain numba-compatible functions:
-jitted here for the CPU and by ``compilers.gpu`` for ``numba.cuda``. The same ``check_step``
+jitted here for the CPU and by ``compilers.vm.gpu`` for ``numba.cuda``. The same ``check_step``
 decides which tokens may come next (``compilers.vocab``), so generation can only end in valid
 programs.
 

@@ -199,3 +199,30 @@ def decode(tokens, lits) -> np.ndarray:
         else:
             out.append((TOKEN_OP[tok], TOKEN_ARG[tok]))
     return np.array(out, dtype=np.int32).reshape(-1, 2)
+
+
+def encode(code, lits) -> np.ndarray | None:
+    """Target tokens spelling bytecode ``code`` (``eos`` last), or None if the vocabulary cannot:
+    the inverse of ``decode``.
+
+    Constants use their immediate token when in range, else ``lit k`` for a literal of the
+    source with that value; branch depths need a token of their own. This is how an agent can
+    replay the oracle's code (the tests check it earns the oracle's reward).
+    """
+    lits = [int(v) for v in lits]
+    tokens = []
+    for op, arg in np.asarray(code).tolist():
+        name = OPS[op].name
+        if op == isa.CONST:
+            if IMM_MIN <= arg <= IMM_MAX:
+                name = f"const {arg}"
+            elif arg in lits:
+                name = f"lit {lits.index(arg)}"
+            else:
+                return None
+        elif OPS[op].arg != NONE:
+            name = f"{name} {arg}"
+        if name not in TOKEN_ID:
+            return None
+        tokens.append(TOKEN_ID[name])
+    return np.array(tokens + [EOS], dtype=np.int64)

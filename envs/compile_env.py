@@ -200,32 +200,6 @@ def token_id(action: Any) -> int:
     return int(array.reshape(()))
 
 
-def code_tokens(code: np.ndarray, lits: np.ndarray) -> np.ndarray | None:
-    """Target tokens spelling bytecode ``code`` (``eos`` last), or None if the vocabulary cannot.
-
-    Constants use their immediate token when in range, else ``lit k`` for a literal of the
-    source with that value; branch depths need a token of their own. This is how an agent can
-    replay the oracle's code (the tests check it earns the oracle's reward).
-    """
-    lits = [int(v) for v in lits]
-    tokens = []
-    for op, arg in np.asarray(code).tolist():
-        name = isa.OPS[op].name
-        if op == isa.CONST:
-            if vocab.IMM_MIN <= arg <= vocab.IMM_MAX:
-                name = f"const {arg}"
-            elif arg in lits:
-                name = f"lit {lits.index(arg)}"
-            else:
-                return None
-        elif isa.OPS[op].arg != isa.NONE:
-            name = f"{name} {arg}"
-        if name not in vocab.TOKEN_ID:
-            return None
-        tokens.append(vocab.TOKEN_ID[name])
-    return np.array(tokens + [EOS], dtype=np.int64)
-
-
 class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     """
     ## Description
@@ -332,9 +306,9 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     >>> obs, info = env.reset(seed=0, options={"program": "sign"})
     >>> info["program"], int(obs["nparams"][0]), int(info["action_mask"].sum())
     ('sign', 1, 69)
-    >>> from kiln.envs.compile_env import code_tokens
+    >>> from kiln.compilers.vocab import encode
     >>> program = env.unwrapped.state.task
-    >>> for token in code_tokens(program.oracle, program.lits):
+    >>> for token in encode(program.oracle, program.lits):
     ...     obs, reward, terminated, truncated, info = env.step(token)
     >>> terminated, info["outcome"], reward
     (True, 'correct', 1.0)

@@ -15,7 +15,8 @@ from kiln.compilers.isa import INT32_MAX, INT32_MIN, MAX_PARAMS
 from kiln.compilers.programs.suite import load_suite
 from kiln.compilers.validate import validate
 from kiln.envs import compile_env, draws
-from kiln.envs.compile_env import CompileEnv, EnvParams, code_tokens, token_id
+from kiln.compilers.vocab import encode
+from kiln.envs.compile_env import CompileEnv, EnvParams, token_id
 
 SMALL = EnvParams(max_len=32, num_tests=12)
 TOKEN = vocab.TOKEN_ID
@@ -130,7 +131,7 @@ def test_replaying_the_oracle_earns_the_oracle_reward(opt: int) -> None:
     for program in load_suite():
         env.reset(seed=0, options={"program": program.name})
         task = env.state.task
-        tokens = code_tokens(task.oracle, task.lits)
+        tokens = encode(task.oracle, task.lits)
         if tokens is None:
             continue
         for token in tokens:
@@ -147,7 +148,7 @@ def test_generated_oracles_replay_too() -> None:
     for seed in range(6):
         env.reset(seed=seed)
         task = env.state.task
-        for token in code_tokens(task.oracle, task.lits):
+        for token in encode(task.oracle, task.lits):
             _, reward, terminated, _, info = env.step(token)
         assert (terminated, info["outcome"], reward) == (True, "correct", 1.0)
 

@@ -174,3 +174,22 @@ def test_decode_errors():
 def test_vocab_is_small():
     assert vocab.VOCAB_SIZE <= 300
     assert len(set(vocab.TOKEN_NAMES)) == vocab.VOCAB_SIZE
+
+
+def test_encode_inverts_decode_on_compiled_programs():
+    import kiln
+    from kiln.compilers.programs.suite import load_suite
+    from kiln.compilers.tokens import tokenize
+    spelled = 0
+    for program in load_suite():
+        lits = tokenize(program.source).lits
+        code = kiln.compile(program.source, 1).code
+        tokens = vocab.encode(code, lits)
+        if tokens is None:  # a folded constant that is neither small nor a source literal
+            assert any(o == isa.CONST and not vocab.IMM_MIN <= a <= vocab.IMM_MAX
+                       and a not in lits for o, a in code.tolist()), program.name
+            continue
+        spelled += 1
+        assert tokens[-1] == vocab.EOS
+        assert np.array_equal(vocab.decode(tokens, lits), code), program.name
+    assert spelled > 40

@@ -15,7 +15,8 @@ import kiln.envs  # noqa: F401  (registers kiln/Compile-v0)
 from kiln.compilers import vocab
 from kiln.compilers.validate import validate
 from kiln.envs import draws
-from kiln.envs.compile_env import CompileEnv, EnvParams, code_tokens
+from kiln.compilers.vocab import encode
+from kiln.envs.compile_env import CompileEnv, EnvParams
 from kiln.envs.vector_env import CompileVectorEnv
 from kiln.envs.verify import OUTCOMES
 from kiln.training.bench_env import bench_env
@@ -194,7 +195,7 @@ def test_lanes_replaying_their_oracle_earn_the_oracle_reward() -> None:
         program = env.state.program[i]
         table = env.program_table
         oracle = table.oracle[program, :table.oracle_len[program]].numpy()
-        plans.append(code_tokens(oracle, obs["lits"][i, :obs["nlits"][i, 0]].numpy()))
+        plans.append(encode(oracle, obs["lits"][i, :obs["nlits"][i, 0]].numpy()))
     assert all(plan is not None for plan in plans)
     done = np.zeros(8, dtype=bool)
     for step in range(max(map(len, plans))):

@@ -34,20 +34,17 @@ class _Lowerer:
     def __init__(self, fn: frontend.Function):
         self.fn = fn
 
-    def slot(self, name: str) -> int:
-        return self.fn.names.index(name)
-
     def block(self, stmts, for_depth: int) -> tuple[ir.Stmt, ...]:
         return tuple(self.stmt(s, for_depth) for s in stmts if not isinstance(s, ast.Pass))
 
     def stmt(self, s: ast.stmt, for_depth: int) -> ir.Stmt:
         if isinstance(s, ast.Assign):
             if isinstance(s.targets[0], ast.Tuple):
-                return ir.TupleAssign(tuple(self.slot(t.id) for t in s.targets[0].elts),
+                return ir.TupleAssign(tuple(self.fn.slot(t.id) for t in s.targets[0].elts),
                                       tuple(self.expr(v) for v in s.value.elts))
-            return ir.Assign(tuple(self.slot(t.id) for t in s.targets), self.expr(s.value))
+            return ir.Assign(tuple(self.fn.slot(t.id) for t in s.targets), self.expr(s.value))
         if isinstance(s, ast.AugAssign):
-            slot = self.slot(s.target.id)
+            slot = self.fn.slot(s.target.id)
             value = ir.Apply(OP[_BINOP[type(s.op)]], (ir.Local(slot), self.expr(s.value)))
             return ir.Assign((slot,), value)
         if isinstance(s, ast.If):
@@ -75,7 +72,7 @@ class _Lowerer:
         args = s.iter.args
         start = self.expr(args[0]) if len(args) >= 2 else ir.Const(0)
         stop = self.expr(args[1] if len(args) >= 2 else args[0])
-        return ir.ForRange(self.slot(s.target.id), start, stop, range_step(s.iter),
+        return ir.ForRange(self.fn.slot(s.target.id), start, stop, range_step(s.iter),
                            self.block(s.body, for_depth + 1), counter, limit)
 
     def expr(self, e: ast.expr) -> ir.Expr:
@@ -83,7 +80,7 @@ class _Lowerer:
         if value is not None:
             return ir.Const(value)
         if isinstance(e, ast.Name):
-            return ir.Local(self.slot(e.id))
+            return ir.Local(self.fn.slot(e.id))
         if isinstance(e, ast.UnaryOp):
             operand = self.expr(e.operand)
             if isinstance(e.op, ast.UAdd):
