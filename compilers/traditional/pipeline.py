@@ -16,7 +16,7 @@ from .. import frontend
 from ..frontend import CompileError
 from ..isa import MAX_NEST, MAX_STACK
 from ..validate import E_NEST, E_OVERFLOW, ValidationError, validate
-from . import code_passes, ir, ir_passes
+from . import code_passes, ir_passes
 from .codegen import codegen
 from .lower import lower
 
@@ -38,20 +38,10 @@ def compile_function(fn: frontend.Function, opt: int, trace: Trace | None = None
     """Compile a checked function to validated bytecode (int32 array of shape (n, 2))."""
     opt = check_opt(opt)
     with frontend.deep_recursion():
-        lowered: ir.Function = lower(fn)
-        if trace:
-            trace("lower", lowered)
-        for p in IR_PASSES[opt]:
-            lowered = p(lowered)
-            if trace:
-                trace(p.__name__, lowered)
-        code = codegen(lowered)
-    if trace:
-        trace("codegen", code)
-    for p in CODE_PASSES[opt]:
-        code = p(code)
-        if trace:
-            trace(p.__name__, code)
+        lowered = _run((lower,), fn, trace)
+        lowered = _run(IR_PASSES[opt], lowered, trace)
+        code = _run((codegen,), lowered, trace)
+    code = _run(CODE_PASSES[opt], code, trace)
     arr = np.array(code, dtype=np.int32).reshape(-1, 2)
     try:
         validate(arr)
@@ -64,6 +54,15 @@ def compile_function(fn: frontend.Function, opt: int, trace: Trace | None = None
                                f"blocks (each if takes 1, while 2, for 3)") from None
         raise AssertionError(f"compiler produced invalid code for {fn.name}: {exc}") from exc
     return arr
+
+
+def _run(steps, value, trace: Trace | None):
+    """Apply each step in order, handing every result to ``trace`` under the step's name."""
+    for step in steps:
+        value = step(value)
+        if trace:
+            trace(step.__name__, value)
+    return value
 
 
 def compile_source(source: str, opt: int = 1) -> tuple[frontend.Function, np.ndarray]:
