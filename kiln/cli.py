@@ -110,14 +110,37 @@ def cmd_bench(args) -> int:
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         raise UsageError(f"unknown section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
-    if args.device.startswith("cuda"):
+    _check_device(args.device)
+    run_bench(BenchConfig(device=args.device, quick=args.quick, repeats=args.repeats,
+                          sections=sections, json_path=args.json or None))
+    return 0
+
+
+def cmd_leaderboard(args) -> int:
+    """Rank the entries on the tasks; write leaderboard.md, CSV, JSON, charts, TensorBoard."""
+    from .fileio import OutputPathError
+    from .leaderboard import LeaderboardConfig, run_leaderboard
+    from .leaderboard.run import parse_list
+
+    tasks = parse_list(args.tasks) if args.tasks is not None else \
+        (() if args.suite or args.submission else LeaderboardConfig.tasks)
+    _check_device(args.device)
+    try:
+        run_leaderboard(LeaderboardConfig(
+            tasks=tasks, suite_dirs=tuple(args.suite), entries=args.entries,
+            submissions=tuple(args.submission), device=args.device, quick=args.quick,
+            out=args.out, save_submissions=args.save_submissions))
+    except (ValueError, OutputPathError) as exc:
+        raise UsageError(str(exc)) from None
+    return 0
+
+
+def _check_device(device: str) -> None:
+    if device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda asked for, but torch sees no CUDA device")
-    run_bench(BenchConfig(device=args.device, quick=args.quick, repeats=args.repeats,
-                          sections=sections, json_path=args.json or None))
-    return 0
 
 
 def _positive(text: str) -> int:
@@ -164,6 +187,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default="bench.json", metavar="PATH",
                    help="write every row and the run's metadata here ('' for none)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("leaderboard", help="rank compilers (built-in levels and submissions) "
+                                           "on the suite, held-out sets or your own programs")
+    p.add_argument("--tasks", default=None, metavar="LIST",
+                   help="built-in tasks, comma-separated, of suite,small,loops,deep (default: "
+                        "all, or none when --suite or --submission is given)")
+    p.add_argument("--suite", action="append", default=[], metavar="DIR",
+                   help="a directory of kiln sources, one function per file: one more task "
+                        "(repeatable)")
+    p.add_argument("--entries", default="O0,O1,O2", metavar="LIST",
+                   help="built-in entries, comma-separated (default: O0,O1,O2)")
+    p.add_argument("--submission", action="append", default=[], metavar="DIR",
+                   help="a submission (results.json + artifact) to re-validate and rank "
+                        "(repeatable)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                   help="where entries compile and tests run (default: cuda if present)")
+    p.add_argument("--quick", action="store_true",
+                   help="24 programs per generated set instead of 256")
+    p.add_argument("--out", default="leaderboard", metavar="DIR",
+                   help="output directory (default: leaderboard)")
+    p.add_argument("--save-submissions", default=None, metavar="DIR",
+                   help="also write each built-in entry's code and results as a submission")
+    p.set_defaults(func=cmd_leaderboard)
     return parser
 
 

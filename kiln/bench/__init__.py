@@ -1,0 +1,1 @@
+"""kiln's benchmarks (``kiln bench``)."""

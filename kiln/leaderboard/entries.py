@@ -1,0 +1,88 @@
+"""Leaderboard entries: anything that compiles a task's programs to bytecode and says where
+its code came from.
+
+An entry is small on purpose: ``compile(task, device)`` returns one bytecode array per program
+(or ``None`` with a reason) and ``provenance()`` a flat dict of strings (approach, compiler,
+checkpoint, versions). The traditional compiler at each ``-O`` level is an entry here; the
+neural and hybrid approaches and submitted artifacts are entries of the same shape
+(``submission.py``), so the scoring, re-validation and reports treat them all alike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import torch
+
+from .tasks import Task
+
+MAX_CODE = 4096  # the batched compiler's code width: room for the deep set's programs
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """An entry's output on a task: ``codes[i]`` is program i's bytecode (int32 ``(n, 2)``) or
+    None, and then ``errors[i]`` says why."""
+
+    codes: tuple[np.ndarray | None, ...]
+    errors: tuple[str | None, ...]
+
+
+class Entry(Protocol):
+    """What the leaderboard ranks."""
+
+    name: str
+    approach: str  # "traditional", "neural", "hybrid" or "submission"
+
+    def compile(self, task: Task, device: torch.device) -> Compiled:
+        """Bytecode for every program of ``task``."""
+
+    def provenance(self) -> dict[str, str]:
+        """Where the code comes from (written beside the entry's figures)."""
+
+
+class TraditionalEntry:
+    """kiln's traditional compiler at ``-O{opt}``: the batched compiler on the device for
+    ``-O0``/``-O1`` (bit-identical to the reference), the reference compiler for ``-O2``."""
+
+    approach = "traditional"
+
+    def __init__(self, opt: int):
+        if opt not in (0, 1, 2):
+            raise ValueError(f"optimisation level must be 0, 1 or 2, got {opt!r}")
+        self.opt = opt
+        self.name = f"-O{opt}"
+
+    def compile(self, task: Task, device: torch.device) -> Compiled:
+        sources = [p.source for p in task.programs]
+        if self.opt == 2 or not sources:
+            import kiln
+
+            return Compiled(tuple(kiln.compile(s, 2).code for s in sources),
+                            (None,) * len(sources))
+        from ..compilers.batch import compile_batch, status_message
+        from ..compilers.tokens import TokenBatch
+
+        out = compile_batch(TokenBatch.from_sources(sources, device), self.opt, MAX_CODE)
+        code, lengths, status = (x.cpu().numpy() for x in (out.code, out.lengths, out.status))
+        return Compiled(
+            tuple(code[i, :lengths[i]].copy() if status[i] == 0 else None
+                  for i in range(len(sources))),
+            tuple(None if status[i] == 0 else f"batched compiler: {status_message(int(status[i]))}"
+                  for i in range(len(sources))))
+
+    def provenance(self) -> dict[str, str]:
+        how = "reference compiler" if self.opt == 2 else "batched compiler on the device"
+        return {"approach": self.approach, "compiler": f"kiln traditional -O{self.opt} ({how})"}
+
+
+def traditional_entries(names: str) -> list[TraditionalEntry]:
+    """Entries from a comma-separated list such as ``O0,O1,O2`` (``-O2`` spelled either way)."""
+    entries = []
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        level = name.lstrip("-").upper()
+        if level not in ("O0", "O1", "O2"):
+            raise ValueError(f"unknown entry {name!r}; the built-in entries are O0, O1, O2")
+        entries.append(TraditionalEntry(int(level[1])))
+    return entries

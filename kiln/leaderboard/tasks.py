@@ -1,0 +1,223 @@
+"""The leaderboard's tasks: named sets of kiln functions, each with its test inputs and the
+reference interpreter's outputs on them.
+
+- ``suite``: the public suite (``compilers/programs/suite``);
+- ``small``, ``loops``, ``deep``: held-out generated sets of named difficulty, from generator
+  presets at fixed seeds that no training stream uses (``HELD_OUT``);
+- any directory of ``.py`` files, one function per file (``suite_dir``): a file that cannot be
+  read, holds no single function or is not kiln gets an error of its own, and the others stay.
+
+Test inputs are edge values, small and full-range random int32, seeded by the task and the
+program, so every entry sees the same inputs. The expected output of a test is the reference
+interpreter's (the definition of the language); a test on which the interpreter runs out of
+fuel is left out of the task, never counted for or against an entry.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..compilers import isa
+from ..compilers.programs.generator import GenConfig, generate_batch
+
+TESTS = 32          # test inputs per program
+QUICK_PROGRAMS = 24  # programs per generated set with ``quick``
+FULL_PROGRAMS = 256  # programs per generated set otherwise
+INTERPRETER_FUEL = 100_000  # statements and loop iterations per test (interpreter units)
+_EDGES = np.array([0, 1, -1, 2, -2, 7, 31, 32, 100, 255, -1000, 2**16, isa.INT32_MIN,
+                   isa.INT32_MAX, isa.INT32_MIN + 1, isa.INT32_MAX - 1], dtype=np.int64)
+_EDGE_ROWS = 8
+_SMALL_ROWS = 12   # inputs in -16..16, where most branches of hand-written code are decided
+
+
+@dataclass(frozen=True)
+class HeldOutSet:
+    """A generated task: a generator preset at a fixed seed."""
+
+    seed: int
+    config: GenConfig
+    description: str
+
+
+# Seeds 7_100_001.. are reserved for these sets: training draws its programs from seed 0 (the
+# envs' default pool) and from seeds below 1_000_000; tests/test_leaderboard.py checks that no
+# held-out program appears in the default training pool.
+HELD_OUT: dict[str, HeldOutSet] = {
+    "small": HeldOutSet(7_100_001, GenConfig(min_stmts=2, max_stmts=6, max_depth=1,
+                                             p_for=0.0, p_while=0.0, expr_depth=2,
+                                             expr_nodes=4, max_tokens=192),
+                        "2-6 statements, no loops, shallow expressions"),
+    "loops": HeldOutSet(7_100_002, GenConfig(min_stmts=6, max_stmts=12, max_depth=2, p_for=0.2,
+                                             p_while=0.1, max_trip=8, max_tokens=384),
+                        "6-12 statements, loops likely (at most 8 trips each)"),
+    "deep": HeldOutSet(7_100_003, GenConfig(min_stmts=12, max_stmts=24, max_depth=5, p_if=0.25,
+                                            p_for=0.1, p_while=0.05, max_trip=4,
+                                            expr_depth=4, expr_nodes=10, max_tokens=1024),
+                       "12-24 statements nested up to 5 deep, larger expressions"),
+}
+TASK_NAMES = ("suite", *HELD_OUT)
+
+
+@dataclass(frozen=True)
+class TaskProgram:
+    """One program of a task with its tests: ``inputs`` int32 ``[T, nparams]``, ``expected``
+    int32 ``[T]`` and ``counted`` bool ``[T]`` (False where the interpreter ran out of fuel)."""
+
+    name: str
+    source: str
+    nparams: int
+    inputs: np.ndarray = field(repr=False)
+    expected: np.ndarray = field(repr=False)
+    counted: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A named set of programs; ``errors`` holds one line per input file that was left out."""
+
+    name: str
+    description: str
+    programs: tuple[TaskProgram, ...]
+    errors: tuple[str, ...] = ()
+
+    def digest(self) -> str:
+        """sha256 over the programs' names, sources and tests: results name the task by it."""
+        h = hashlib.sha256()
+        for p in self.programs:
+            for part in (p.name, p.source, p.inputs, p.expected, p.counted):
+                h.update(part.encode() if isinstance(part, str) else np.ascontiguousarray(part)
+                         .tobytes())
+                h.update(b"\0")
+        return h.hexdigest()
+
+
+def make_inputs(nparams: int, seed: int, tests: int = TESTS) -> np.ndarray:
+    """int32 ``[tests, nparams]``: edge rows, small random rows, then full-range random rows."""
+    rng = np.random.default_rng(seed)
+    edge = np.stack([np.roll(_EDGES, -3 * k)[:nparams] for k in range(_EDGE_ROWS)])
+    small = rng.integers(-16, 17, size=(_SMALL_ROWS, nparams))
+    wide = rng.integers(isa.INT32_MIN, isa.INT32_MAX, size=(tests, nparams), endpoint=True)
+    return np.concatenate([edge, small, wide])[:tests].astype(np.int32)
+
+
+def _reference_outputs(source: str, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The interpreter's outputs, and which rows finished within ``INTERPRETER_FUEL``."""
+    import kiln
+
+    try:
+        return (kiln.interpret(source, inputs, fuel=INTERPRETER_FUEL),
+                np.ones(len(inputs), dtype=bool))
+    except kiln.OutOfFuel:
+        pass
+    expected = np.zeros(len(inputs), dtype=np.int32)
+    counted = np.zeros(len(inputs), dtype=bool)
+    for r, row in enumerate(inputs):
+        try:
+            expected[r] = kiln.interpret(source, row[None], fuel=INTERPRETER_FUEL)[0]
+            counted[r] = True
+        except kiln.OutOfFuel:
+            pass
+    return expected, counted
+
+
+def make_program(name: str, source: str, nparams: int, seed: int) -> TaskProgram:
+    """A program with its seeded tests and the interpreter's outputs on them."""
+    inputs = make_inputs(nparams, seed)
+    expected, counted = _reference_outputs(source, inputs)
+    return TaskProgram(name, source, nparams, inputs, expected, counted)
+
+
+def _stable_seed(*parts: str | int) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:8], "little")
+
+
+def public_suite() -> Task:
+    """The public suite, every program with its tests."""
+    from ..compilers.programs.suite import load_suite
+
+    programs = tuple(make_program(p.name, p.source, p.nparams, _stable_seed("suite", p.name))
+                     for p in load_suite())
+    return Task("suite", f"the public suite ({len(programs)} hand-written functions)", programs)
+
+
+def held_out(name: str, count: int) -> Task:
+    """``count`` programs of the held-out generated set ``name`` (indices ``0..count-1``)."""
+    spec = HELD_OUT[name]
+    batch = generate_batch(count, spec.seed, spec.config)
+    programs = tuple(
+        make_program(f"{name}_{i:04d}", batch.source(i, name=f"{name}_{i:04d}"),
+                     int(batch.nparams[i]), _stable_seed(name, spec.seed, i))
+        for i in range(count))
+    return Task(name, f"generated, held out: {spec.description} (seed {spec.seed}, "
+                      f"{count} programs)", programs)
+
+
+def _one_function(path: Path) -> tuple[str, str, int]:
+    """(name, source, nparams) of the single kiln function in ``path``; ValueError saying why
+    not."""
+    import kiln
+
+    try:
+        source = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ValueError(f"cannot read it ({exc.strerror})") from None
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise ValueError(f"line {exc.lineno}: Python syntax error: {exc.msg}") from None
+    defs = [s for s in tree.body if isinstance(s, ast.FunctionDef)]
+    if len(defs) != 1:
+        raise ValueError(f"holds {len(defs)} function definitions; the leaderboard takes "
+                         f"exactly one per file")
+    try:
+        program = kiln.compile(source, 0)
+    except kiln.CompileError as exc:
+        raise ValueError(str(exc)) from None
+    return program.name, source, program.nparams
+
+
+def suite_dir(path: str | Path) -> Task:
+    """Every ``*.py`` file of the directory ``path`` as one program (named after its file).
+
+    A file that is not one kiln function gets a line in ``Task.errors``, and so does one whose
+    every test runs out of the interpreter's fuel; the other files make the task. ValueError if
+    ``path`` is not a directory or holds no ``.py`` file.
+    """
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ValueError(f"--suite {path}: not a directory")
+    files = sorted(folder.glob("*.py"))
+    if not files:
+        raise ValueError(f"--suite {path}: no .py files in it (one kiln function per file)")
+    programs, errors = [], []
+    for file in files:
+        try:
+            _, source, nparams = _one_function(file)
+        except ValueError as exc:
+            errors.append(f"{file}: {exc}")
+            continue
+        program = make_program(file.stem, source, nparams, _stable_seed("dir", file.stem))
+        if not program.counted.any():
+            errors.append(f"{file}: runs out of fuel ({INTERPRETER_FUEL:,} statements) on "
+                          f"every test input")
+            continue
+        programs.append(program)
+    plural = "" if len(programs) == 1 else "s"
+    return Task(folder.name or str(folder), f"the {len(programs)} function{plural} of {folder}",
+                tuple(programs), tuple(errors))
+
+
+def load_task(name: str, quick: bool = False) -> Task:
+    """A built-in task by name (``TASK_NAMES``); quick: fewer generated programs."""
+    if name == "suite":
+        return public_suite()
+    if name in HELD_OUT:
+        return held_out(name, QUICK_PROGRAMS if quick else FULL_PROGRAMS)
+    raise ValueError(f"unknown task {name!r}; choose from {', '.join(TASK_NAMES)} or give a "
+                     f"directory with --suite")
