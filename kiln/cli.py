@@ -103,8 +103,14 @@ def cmd_run(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    """Run the benchmark and print its tables."""
+    """Run the benchmark (or, with ``cycle``, the iteration-cycle benchmark); print tables."""
     from .training.bench import SECTIONS, BenchConfig, run_bench
+
+    if args.what == "cycle":
+        return _bench_cycle(args)
+    if args.what is not None:
+        raise UsageError(f"unknown benchmark {args.what!r}; the one named benchmark is 'cycle' "
+                         f"(plain 'kiln bench' runs the sections)")
 
     sections = tuple(args.sections.split(",")) if args.sections else tuple(SECTIONS)
     unknown = [s for s in sections if s not in SECTIONS]
@@ -112,7 +118,29 @@ def cmd_bench(args) -> int:
         raise UsageError(f"unknown section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
     _check_device(args.device)
     run_bench(BenchConfig(device=args.device, quick=args.quick, repeats=args.repeats,
-                          sections=sections, json_path=args.json or None))
+                          sections=sections, json_path=_json_path(args.json, "bench.json")))
+    return 0
+
+
+def _json_path(given: str | None, default: str) -> str | None:
+    return default if given is None else (given or None)
+
+
+def _bench_cycle(args) -> int:
+    from .bench.cycle import CycleConfig, run_cycle
+    from .fileio import OutputPathError, check_output_path
+
+    _check_device(args.device)
+    if args.sections:
+        raise UsageError("--sections is for plain 'kiln bench'; 'kiln bench cycle' has none")
+    json_path = _json_path(args.json, "bench_cycle.json")
+    try:
+        if json_path:
+            check_output_path(json_path)
+    except OutputPathError as exc:
+        raise UsageError(str(exc)) from None
+    run_cycle(CycleConfig(device=args.device, quick=args.quick, repeats=args.repeats,
+                          tests=args.tests, json_path=json_path))
     return 0
 
 
@@ -177,15 +205,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", help="measure VM, compiler and env throughput against CPU "
-                                     "baselines")
+                                     "baselines; 'kiln bench cycle': the iteration cycle")
+    p.add_argument("what", nargs="?", default=None, metavar="cycle",
+                   help="'cycle': candidates -> compile -> test -> reward, CPU pipelines "
+                        "against kiln's, B = 1 to 65,536 (default: the sections)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="where to run the GPU-native paths (default: cuda if present)")
     p.add_argument("--quick", action="store_true", help="small sizes only (seconds on a CPU)")
     p.add_argument("--repeats", type=_positive, default=5, help="timed runs per row (median)")
     p.add_argument("--sections", default="", metavar="LIST",
                    help="comma-separated subset of vm,compiler,cpython,env (default: all)")
-    p.add_argument("--json", default="bench.json", metavar="PATH",
-                   help="write every row and the run's metadata here ('' for none)")
+    p.add_argument("--json", default=None, metavar="PATH",
+                   help="write every row and the run's metadata here ('' for none; default "
+                        "bench.json, or bench_cycle.json for cycle)")
+    p.add_argument("--tests", type=_positive, default=64,
+                   help="cycle: test inputs per candidate (default 64)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("leaderboard", help="rank compilers (built-in levels and submissions) "

@@ -1,0 +1,372 @@
+"""``kiln bench cycle``: the iteration cycle of AI code generation, candidates -> compile ->
+test -> reward, for B candidates x T tests, on the CPU the way people run it today and on
+kiln's device path.
+
+Workload: B generated kiln functions (the *tasks*, made on the device) and one candidate per
+task, in token form on the device as a model would emit it: the task itself for even-numbered
+candidates and, for odd ones, the task with every literal one larger (usually wrong). The
+expected outputs on the T test inputs come from the tasks, computed before timing, in each
+pipeline's own semantics (CPython for the CPU pipelines, kiln's int32 VM for kiln's). A
+candidate is *verified* when it returns the expected value on every test. The generator preset
+keeps to operators whose meaning CPython and kiln share on these inputs (no ``*``, shifts or
+unsigned helpers, so values stay small in CPython too), and both sides report how many they
+verified.
+
+Pipelines, each timed from candidates on the device to the verified count on the host:
+
+- ``cpu-inprocess``: candidates to the host, ``detokenize`` to source text, CPython
+  ``compile()``, ``exec`` and a call per test, compared with the expected value, on one core;
+- ``cpu-subprocess``: the same in one sandboxed subprocess per batch (``python -I`` in an empty
+  directory with an empty environment and CPU-time and memory limits), as reward servers run
+  untrusted candidates;
+- ``kiln-traditional``: the batched compiler (-O1) and the VM on the device, all candidates at
+  once, compared with the expected outputs there; one sync at the end for the count.
+
+The neural and hybrid approaches join as their compilers land (``APPROACHES``). Per batch size:
+latency, candidates/s, speedup over each CPU pipeline (against the CPU pipeline at the same B,
+or at the largest B it was run at, said in ``cpu_batch``), and on a GPU with NVML the energy per
+verified candidate. The report sets the measured speedups beside the seed paper's claims.
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..compilers.programs.generator import GenConfig, bitmask, generate_batch
+from ..compilers.tokens import BINOP_SYMBOLS, BUILTIN_NAMES, TokenBatch, detokenize
+
+# Operators whose CPython meaning equals kiln's on small values: no `*` or shifts (CPython's
+# unbounded ints would grow, or a shift by a large count would allocate without limit) and no
+# unsigned helpers (CPython has none).
+CYCLE_PROGRAMS = GenConfig(
+    min_stmts=4, max_stmts=10, max_depth=2, max_trip=6, p_special_lit=0.0,
+    binops=bitmask(("+", "-", "//", "%", "&", "|", "^"), BINOP_SYMBOLS),
+    builtins=bitmask(("abs", "min", "max"), BUILTIN_NAMES), max_tokens=320)
+INPUT_RANGE = 1000   # test inputs are in -1000..1000: kiln and CPython agree on these sums
+MAX_CODE = 1024
+
+# The seed paper's claims: speedup of each approach's cycle over the CPU cycle.
+CLAIMS = {"kiln-traditional": (2.0, 5.0), "kiln-neural": (10.0, 100.0),
+          "kiln-hybrid": (5.0, 20.0)}
+
+
+@dataclass
+class CycleConfig:
+    """What ``kiln bench cycle`` runs; ``quick`` picks sizes for a CPU in CI."""
+
+    device: str = "auto"
+    """``cuda``, ``cpu`` or ``auto`` (CUDA when available)."""
+    quick: bool = False
+    """Small batches only (a CI smoke run on the CPU)."""
+    repeats: int = 3
+    """Timed runs per row; the median is reported."""
+    tests: int = 64
+    """Test inputs per candidate (T)."""
+    batches: tuple[int, ...] = ()
+    """Batch sizes B for kiln's pipelines (default: 1 to 65,536, quick: 1 to 64)."""
+    cpu_max_batch: int = 0
+    """Largest B for the CPU pipelines (default 4,096; quick 64): beyond it they are linear."""
+    json_path: str | None = "bench_cycle.json"
+    """Where to write the rows and metadata (None: don't)."""
+    seed: int = 0
+    """Seed of the tasks and test inputs."""
+
+    def resolved(self) -> CycleConfig:
+        device = self.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        small = self.quick
+        return CycleConfig(
+            device=device, quick=self.quick, repeats=self.repeats, tests=self.tests,
+            batches=self.batches or ((1, 16, 64) if small else (1, 16, 256, 4096, 65536)),
+            cpu_max_batch=self.cpu_max_batch or (64 if small else 4096),
+            json_path=self.json_path, seed=self.seed)
+
+
+# The CPU pipelines' work, run in process and, verbatim, as the sandboxed child's program: one
+# definition, so both do exactly the same thing per candidate.
+VERIFY_SOURCE = """
+def verify(sources, nparams, inputs, expected):
+    verdicts = []
+    for source, n, want in zip(sources, nparams, expected):
+        namespace = {}
+        try:
+            exec(compile(source, "<candidate>", "exec"), namespace)
+            f = namespace["f"]
+        except Exception:
+            verdicts.append(False)
+            continue
+        ok = True
+        for row, value in zip(inputs, want):
+            try:
+                got = f(*row[:n])
+            except Exception as exc:
+                got = type(exc).__name__
+            if got != value:
+                ok = False
+                break
+        verdicts.append(ok)
+    return verdicts
+"""
+_CHILD = VERIFY_SOURCE + """
+import json, sys
+job = json.load(sys.stdin)
+json.dump(verify(job["sources"], job["nparams"], job["inputs"], job["expected"]), sys.stdout)
+"""
+_namespace: dict[str, Any] = {}
+exec(compile(VERIFY_SOURCE, "<verify>", "exec"), _namespace)
+verify_in_process: Callable[..., list[bool]] = _namespace["verify"]
+SANDBOX_CPU_SECONDS = 600
+SANDBOX_MEMORY = 4 << 30
+
+
+@dataclass
+class Workload:
+    """The candidates on the device and the expected outputs of each pipeline's semantics."""
+
+    candidates: TokenBatch        # [B] on the device
+    inputs: torch.Tensor          # int32 [T, 6] on the device, shared by every candidate
+    kiln_expected: torch.Tensor   # int32 [B, T] on the device
+    python_expected: list[list[Any]]  # first cpu_tasks tasks: value or exception name per test
+    inputs_host: list[list[int]] = field(repr=False)
+
+
+def make_workload(n: int, cpu_tasks: int, tests: int, seed: int,
+                  device: torch.device) -> Workload:
+    """``n`` tasks, their candidates (odd ones with every literal one larger) and the expected
+    outputs (CPython's for the first ``cpu_tasks``), computed before any timing."""
+    from ..compilers.batch import compile_batch
+    from ..compilers.vm import execute
+
+    tasks = generate_batch(n, seed, CYCLE_PROGRAMS)
+    odd = (torch.arange(n) % 2 == 1)[:, None]
+    in_table = torch.arange(tasks.lits.shape[1]) < tasks.nlits[:, None]
+    lits = torch.where(odd & in_table, tasks.lits + 1, tasks.lits).to(torch.int32)
+    candidates = TokenBatch(tasks.tokens, tasks.lengths, lits, tasks.nlits, tasks.nparams,
+                            tasks.nnames)
+    rng = np.random.default_rng(seed + 1)
+    inputs = rng.integers(-INPUT_RANGE, INPUT_RANGE + 1, size=(tests, 6)).astype(np.int32)
+    inputs[inputs == 0] = 1  # never zeros as data
+    code = compile_batch(tasks, opt=1, max_code=MAX_CODE)
+    if bool((code.status != 0).any()):
+        raise RuntimeError("a generated task did not compile; widen MAX_CODE")
+    expected = execute(code.code, torch.from_numpy(inputs), tasks.nparams, code.lengths).value
+    host = inputs.tolist()
+    python_expected = []
+    for i in range(cpu_tasks):
+        namespace: dict[str, Any] = {}
+        exec(compile(tasks.source(i), "<task>", "exec"), namespace)
+        python_expected.append([_call(namespace["f"], row[:int(tasks.nparams[i])])
+                                for row in host])
+    return Workload(candidates.to(device), torch.from_numpy(inputs).to(device),
+                    expected.to(device), python_expected, host)
+
+
+def _call(f: Callable[..., Any], args: list[int]) -> Any:
+    try:
+        return f(*args)
+    except Exception as exc:  # a task may raise (x // 0): its outcome is the error's name
+        return type(exc).__name__
+
+
+def _head(batch: TokenBatch, b: int) -> TokenBatch:
+    return TokenBatch(*(getattr(batch, name)[:b] for name in
+                        ("tokens", "lengths", "lits", "nlits", "nparams", "nnames")))
+
+
+# Pipelines: each takes (workload, B) and returns the number of verified candidates. ---------
+
+def _to_sources(w: Workload, b: int) -> tuple[list[str], list[int]]:
+    """Candidates to the host (one copy of the batch), then detokenized one by one."""
+    part = _head(w.candidates, b)
+    tokens, lengths, lits, nlits, nparams = (x.cpu().numpy() for x in (
+        part.tokens, part.lengths, part.lits, part.nlits, part.nparams))
+    sources = [detokenize(tokens[i, :lengths[i]], lits[i, :nlits[i]]) for i in range(b)]
+    return sources, nparams.tolist()
+
+
+def cpu_inprocess(w: Workload, b: int) -> int:
+    """CPython compile + exec + T calls per candidate, in this process, on one core."""
+    sources, nparams = _to_sources(w, b)
+    return sum(verify_in_process(sources, nparams, w.inputs_host, w.python_expected[:b]))
+
+
+def _limit_child() -> None:
+    resource.setrlimit(resource.RLIMIT_CPU, (SANDBOX_CPU_SECONDS, SANDBOX_CPU_SECONDS))
+    resource.setrlimit(resource.RLIMIT_AS, (SANDBOX_MEMORY, SANDBOX_MEMORY))
+
+
+def cpu_subprocess(w: Workload, b: int) -> int:
+    """The same work in one sandboxed subprocess for the whole batch."""
+    sources, nparams = _to_sources(w, b)
+    job = json.dumps({"sources": sources, "nparams": nparams, "inputs": w.inputs_host,
+                      "expected": w.python_expected[:b]})
+    with tempfile.TemporaryDirectory(prefix="kiln-sandbox-") as empty:
+        done = subprocess.run([sys.executable, "-I", "-c", _CHILD], input=job, text=True,
+                              capture_output=True, cwd=empty, env={}, check=False,
+                              preexec_fn=_limit_child, timeout=SANDBOX_CPU_SECONDS)
+    if done.returncode != 0:
+        raise RuntimeError(f"sandboxed verifier failed ({done.returncode}): "
+                           f"{done.stderr.strip()[-500:]}")
+    return sum(json.loads(done.stdout))
+
+
+def kiln_traditional(w: Workload, b: int) -> int:
+    """Batched compiler (-O1) and VM on the device; the count is the only copy to the host."""
+    from ..compilers.batch import compile_batch
+    from ..compilers.vm import OK, execute
+
+    part = _head(w.candidates, b)
+    code = compile_batch(part, opt=1, max_code=MAX_CODE)
+    result = execute(code.code, w.inputs, part.nparams, code.lengths)
+    passed = (result.status == OK) & (result.value == w.kiln_expected[:b])
+    return int((passed.all(1) & (code.status == 0)).sum())
+
+
+CPU_PIPELINES: dict[str, Callable[[Workload, int], int]] = {
+    "cpu-inprocess": cpu_inprocess, "cpu-subprocess": cpu_subprocess}
+# kiln's approaches on the device; neural and hybrid join here when their compilers land.
+APPROACHES: dict[str, Callable[[Workload, int], int]] = {"kiln-traditional": kiln_traditional}
+
+
+# Measuring ---------------------------------------------------------------------------------
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _time(fn: Callable[[], int], device: str, repeats: int) -> tuple[float, int]:
+    """Median wall seconds of ``fn()`` after a warm-up, and its result."""
+    verified = fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        start = time.perf_counter()
+        verified = fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), verified
+
+
+def energy_meter(device: str) -> tuple[Callable[[], float] | None, str]:
+    """A reader of the GPU's total energy in joules (NVML), or None and why not."""
+    if not device.startswith("cuda"):
+        return None, "not measured: the run is on the CPU, whose power is not reported here"
+    try:
+        import pynvml
+    except ImportError:
+        return None, "not measured: pynvml (nvidia-ml-py) is not installed"
+    try:
+        pynvml.nvmlInit()
+        handle = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
+        pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+    except pynvml.NVMLError as exc:
+        return None, f"not measured: NVML reports no energy counter ({exc})"
+    return (lambda: pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1e3,
+            "NVML total energy counter of the whole board (idle power included), over >= 1 s "
+            "of repeated batches")
+
+
+def _joules_per_verified(fn: Callable[[], int], device: str, read: Callable[[], float],
+                         verified: int) -> float | None:
+    """Board energy per verified candidate over at least a second of back-to-back batches
+    (NVML's counter updates a few times a second)."""
+    if verified == 0:
+        return None
+    runs, start_j = 0, read()
+    start = time.perf_counter()
+    while runs < 3 or time.perf_counter() - start < 1.0:
+        fn()
+        runs += 1
+    _sync(device)
+    return (read() - start_j) / (runs * verified)
+
+
+def run_cycle(cfg: CycleConfig, echo: Callable[[str], None] = print) -> dict[str, Any]:
+    """Measure every pipeline at every batch size; print the tables, write JSON, return all."""
+    from ..training.bench import format_table, metadata
+    from ..fileio import atomic_write
+
+    cfg = cfg.resolved()
+    device = cfg.device
+    meta = metadata(device)
+    read_energy, energy_note = energy_meter(device)
+    echo(f"kiln bench cycle on {meta['device_name']} ({device}), commit {meta['commit']}, "
+         f"{meta['date']}; T = {cfg.tests} tests per candidate; energy: {energy_note}")
+    largest = max(cfg.batches)
+    cpu_batches = [b for b in cfg.batches if b <= cfg.cpu_max_batch] or [min(cfg.batches)]
+    w = make_workload(largest, max(cpu_batches), cfg.tests, cfg.seed, torch.device(device))
+    rows: list[dict[str, Any]] = []
+    report = {"meta": meta, "config": asdict(cfg), "energy": energy_note, "rows": rows,
+              "claims": []}
+
+    def save() -> None:
+        if cfg.json_path:
+            atomic_write(cfg.json_path, json.dumps(report, indent=1))
+
+    cpu_rate: dict[str, dict[int, float]] = {}
+    for name, pipeline in CPU_PIPELINES.items():
+        cpu_rate[name] = {}
+        for b in cpu_batches:
+            seconds, verified = _time(lambda: pipeline(w, b), "cpu", cfg.repeats)
+            cpu_rate[name][b] = b / seconds
+            rows.append({"pipeline": name, "device": "cpu (1 core)", "batch": b,
+                         "tests": cfg.tests, "seconds": seconds, "candidates_per_s": b / seconds,
+                         "verified": verified, "joules_per_verified": None})
+        save()
+    where = device if device.startswith("cuda") else f"cpu ({os.cpu_count()} cores)"
+    for name, pipeline in APPROACHES.items():
+        for b in cfg.batches:
+            seconds, verified = _time(lambda: pipeline(w, b), device, cfg.repeats)
+            row = {"pipeline": name, "device": where, "batch": b, "tests": cfg.tests,
+                   "seconds": seconds, "candidates_per_s": b / seconds, "verified": verified}
+            cpu_b = max(c for c in cpu_batches if c <= b) if b >= min(cpu_batches) else b
+            for cpu_name, rates in cpu_rate.items():
+                row[f"speedup_vs_{cpu_name}"] = (b / seconds) / rates[cpu_b]
+            row["cpu_batch"] = cpu_b
+            row["joules_per_verified"] = (
+                _joules_per_verified(lambda: pipeline(w, b), device, read_energy, verified)
+                if read_energy else None)
+            rows.append(row)
+        save()
+    report["claims"] = claims(rows)
+    echo("\n## cycle (per batch)\n\n" + format_table(rows))
+    echo("\n## the seed's claims beside this run\n\n" + format_table(report["claims"]))
+    save()
+    if cfg.json_path:
+        echo(f"\nwrote {cfg.json_path}")
+    return report
+
+
+def claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each approach's speedup at its largest batch over each CPU pipeline, beside the claim."""
+    out = []
+    for name, (low, high) in CLAIMS.items():
+        mine = [r for r in rows if r["pipeline"] == name]
+        if not mine:
+            out.append({"approach": name, "claim": f"{low:g}-{high:g}x",
+                        "measured": "not measured: the approach is not in this kiln yet"})
+            continue
+        top = max(mine, key=lambda r: r["batch"])
+        for cpu_name in CPU_PIPELINES:
+            ratio = top[f"speedup_vs_{cpu_name}"]
+            verdict = ("within the claim" if low <= ratio <= high else
+                       f"{ratio / high:.3g}x above the claim's top" if ratio > high else
+                       f"{low / ratio:.3g}x below the claim's bottom")
+            out.append({"approach": name, "over": cpu_name, "batch": top["batch"],
+                        "cpu_batch": top["cpu_batch"], "claim": f"{low:g}-{high:g}x",
+                        "measured": ratio, "verdict": verdict})
+    return out
