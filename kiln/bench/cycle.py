@@ -8,9 +8,8 @@ candidates and, for odd ones, the task with every literal one larger (usually wr
 expected outputs on the T test inputs come from the tasks, computed before timing, in each
 pipeline's own semantics (CPython for the CPU pipelines, kiln's int32 VM for kiln's). A
 candidate is *verified* when it returns the expected value on every test. The generator preset
-keeps to operators whose meaning CPython and kiln share on these inputs (no ``*``, shifts or
-unsigned helpers, so values stay small in CPython too), and both sides report how many they
-verified.
+(``CYCLE_PROGRAMS``) keeps to code whose meaning CPython and kiln share on these inputs, so
+every pipeline verifies the same candidates (the tests check it) and does the same work.
 
 Pipelines, each timed from candidates on the device to the verified count on the host:
 
@@ -47,12 +46,13 @@ import torch
 from ..compilers.programs.generator import GenConfig, bitmask, generate_batch
 from ..compilers.tokens import BINOP_SYMBOLS, BUILTIN_NAMES, TokenBatch, detokenize
 
-# Operators whose CPython meaning equals kiln's on small values: no `*` or shifts (CPython's
-# unbounded ints would grow, or a shift by a large count would allocate without limit) and no
-# unsigned helpers (CPython has none).
+# Programs whose CPython meaning equals kiln's on small inputs: no `*` or shifts (CPython's
+# unbounded ints would grow, and a shift by a large count allocates without limit), no `//` or
+# `%` (CPython raises on a zero divisor, kiln defines the result), no unsigned helpers (CPython
+# has none), and a final `return` (falling off the end is None in CPython, 0 in kiln).
 CYCLE_PROGRAMS = GenConfig(
     min_stmts=4, max_stmts=10, max_depth=2, max_trip=6, p_special_lit=0.0,
-    binops=bitmask(("+", "-", "//", "%", "&", "|", "^"), BINOP_SYMBOLS),
+    p_final_return=1.0, binops=bitmask(("+", "-", "&", "|", "^"), BINOP_SYMBOLS),
     builtins=bitmask(("abs", "min", "max"), BUILTIN_NAMES), max_tokens=320)
 INPUT_RANGE = 1000   # test inputs are in -1000..1000: kiln and CPython agree on these sums
 MAX_CODE = 1024
