@@ -104,7 +104,7 @@ def cmd_run(args) -> int:
 
 def cmd_bench(args) -> int:
     """Run the benchmark and print its tables."""
-    from .training.bench import SECTIONS, BenchConfig, run_bench
+    from .bench import SECTIONS, BenchConfig, run_bench
 
     sections = tuple(args.sections.split(",")) if args.sections else tuple(SECTIONS)
     unknown = [s for s in sections if s not in SECTIONS]

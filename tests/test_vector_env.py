@@ -18,7 +18,7 @@ from kiln.compilers.vocab import encode
 from kiln.envs.compile_env import CompileEnv, EnvParams
 from kiln.envs.reward import OUTCOMES
 from kiln.envs.vector_env import CompileVectorEnv
-from kiln.training.bench_env import bench_env
+from kiln.bench.envs import bench_env
 
 SMALL = EnvParams(max_len=24, num_tests=12)
 CUDA = torch.cuda.is_available()
