@@ -4,7 +4,7 @@ The state of an episode (``CompileState``) and the env's parameters (``EnvParams
 immutable records, and ``reset_env``/``step_env`` are pure functions of them (gymnax's layout);
 ``CompileEnv`` is the Gymnasium shell around them. The vector env (``vector_env``) runs the same
 rules on tensors, drawing programs and tests with the same counter-based functions
-(``draws``), so both give the same trajectories for the same seed and actions.
+(``compilers.hashing``, ``compilers.evaluation``), so both give the same trajectories for the same seed and actions.
 """
 from __future__ import annotations
 
@@ -19,15 +19,16 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from ..compilers import isa, vocab
+from ..compilers import evaluation, hashing, isa, vocab
 from ..compilers.isa import INT32_MAX, INT32_MIN, MAX_NEST, MAX_PARAMS, MAX_STACK
 from ..compilers.tokens import NUM_LITS
 from ..compilers.tokens import VOCAB_SIZE as SOURCE_VOCAB_SIZE
 from ..compilers.validate import K_BLOCK, K_ELSE, K_IF, K_LOOP
 from ..compilers.vm.batch import check_fuel
 from ..compilers.vocab import EOS, VOCAB_SIZE
-from . import draws, programs
-from .verify import INVALID_ACTION, OUTCOMES, RUNNING, Score, run_tests, score
+from . import programs
+from .reward import (INVALID_ACTION, OUTCOMES, RUNNING, CandidateCheck, Candidates, Outcome,
+                     Score, check_by_tests, score)
 
 # The kind of block each target token opens (-1: it opens none), for the validator's kinds stack.
 OPEN_KIND = np.select([vocab.TOKEN_OP == isa.BLOCK, vocab.TOKEN_OP == isa.LOOP,
@@ -38,7 +39,7 @@ OPEN_KIND = np.select([vocab.TOKEN_OP == isa.BLOCK, vocab.TOKEN_OP == isa.LOOP,
 class EnvParams:
     """Limits and reward weights of the compile env (shared by the single and the vector env).
 
-    The reward at the end of an episode is documented in ``CompileEnv``; ``verify.score``
+    The reward at the end of an episode is documented in ``CompileEnv``; ``reward.score``
     computes it.
     """
 
@@ -46,9 +47,10 @@ class EnvParams:
     """Target tokens per program, ``eos`` included (the length of observation["target"])."""
     max_source_len: int = 192
     """Source tokens an observation holds (longer programs are refused)."""
-    num_tests: int = 32
-    """Test inputs per episode: 8 edge-case rows, the rest random (see ``draws.test_inputs``)."""
-    fuel: int = 100_000
+    num_tests: int = evaluation.NUM_TESTS
+    """Test inputs per episode: 8 edge-case rows, the rest random (see
+    ``evaluation.test_inputs``)."""
+    fuel: int = evaluation.FUEL
     """Instructions one run of candidate or oracle may execute before it is out of fuel (the
     suite's slowest programs need about 60,000 on the edge-case inputs)."""
     oracle_opt: int = 1
@@ -115,7 +117,7 @@ class CompileState:
     tokens: tuple[int, ...] = ()   # target tokens so far (``eos`` last once emitted)
     height: int = 0            # operand stack height
     kinds: tuple[int, ...] = ()    # kinds of the open blocks, innermost last
-    outcome: int = RUNNING     # an index into verify.OUTCOMES
+    outcome: int = RUNNING     # an ``Outcome`` code
 
     @property
     def top_kind(self) -> int:
@@ -134,24 +136,29 @@ def reset_env(key: int, episode: int, task: programs.Task, program_index: int) -
     return CompileState(key, episode, task, program_index)
 
 
-def verify(state: CompileState, params: EnvParams) -> Score:
-    """Run the finished program and the oracle on the episode's tests (batch of one, CPU)."""
+def verify(state: CompileState, params: EnvParams,
+           check: CandidateCheck = check_by_tests) -> Score:
+    """Check the finished program against the oracle on the episode's tests (batch of one,
+    CPU) and score it."""
     code = torch.from_numpy(vocab.decode(state.tokens, state.task.lits))
     oracle = torch.from_numpy(state.task.oracle)
-    key_lo, key_hi = draws.split_key(state.key, 1)
-    inputs = draws.test_inputs(key_lo, key_hi, torch.tensor([state.episode]), params.num_tests)
+    key_lo, key_hi = hashing.split_key(state.key, 1)
+    inputs = evaluation.test_inputs(key_lo, key_hi, torch.tensor([state.episode]),
+                                    params.num_tests)
 
     def one(x: int) -> torch.Tensor:
         return torch.tensor([x], dtype=torch.int32)
 
-    candidate, reference = run_tests(code[None], one(len(code)), oracle[None], one(len(oracle)),
-                                     one(state.task.nparams), inputs, params.fuel)
-    return score(candidate, reference, params)
+    candidates = Candidates(code[None], one(len(code)), oracle[None], one(len(oracle)),
+                            one(state.task.nparams), inputs)
+    return score(check(candidates, params.fuel), params)
 
 
-def step_env(state: CompileState, token: int, params: EnvParams
+def step_env(state: CompileState, token: int, params: EnvParams,
+             check: CandidateCheck = check_by_tests
              ) -> tuple[CompileState, float, Score | None]:
-    """Emit ``token``: the next state, the reward, and the verdict when ``eos`` ended a program.
+    """Emit ``token``: the next state, the reward, and the verdict when ``eos`` ended a program
+    (``check`` compares it with the oracle).
 
     A token the mask forbids (out of range included) ends the episode with outcome
     ``invalid_action`` and leaves the program as it was.
@@ -161,7 +168,7 @@ def step_env(state: CompileState, token: int, params: EnvParams
                 params.invalid_action_penalty, None)
     tokens = state.tokens + (token,)
     if token == EOS:
-        verdict = verify(dataclasses.replace(state, tokens=tokens), params)
+        verdict = verify(dataclasses.replace(state, tokens=tokens), params, check)
         return (dataclasses.replace(state, tokens=tokens, outcome=int(verdict.outcome[0])),
                 float(verdict.reward[0]), verdict)
     kinds = state.kinds
@@ -248,7 +255,7 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     0 on every step but the last. On ``eos`` the program and the oracle run on
     ``num_tests`` inputs (edge cases 0, ±1, INT_MIN, INT_MAX and powers of two, then random
     values; redrawn every episode) under ``fuel``; a test passes when both return the same
-    value (or both run out of fuel). With ``speedup`` = oracle cycles / program cycles over
+    value (or both run out of fuel): the evaluation protocol of ``kiln.compilers.evaluation``. With ``speedup`` = oracle cycles / program cycles over
     all tests:
 
     - all tests pass (outcome ``correct``): ``correct_reward + speed_weight *
@@ -257,10 +264,11 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     - otherwise (``wrong``): ``wrong_penalty + partial_credit * pass_fraction``;
     - an invalid action (``invalid_action``): ``invalid_action_penalty``.
 
-    Defaults (``EnvParams``): 1, 1, 4, -1, -1, 0.5, -1. ``info`` carries ``outcome``,
-    ``pass_fraction``, ``candidate_cost`` and ``oracle_cost`` (mean cycles per test),
-    ``speedup``, ``program`` (a name) and ``program_index`` on every step (zeros while the
-    episode runs), and ``action_mask``.
+    Defaults (``EnvParams``): 1, 1, 4, -1, -1, 0.5, -1. ``info`` carries ``outcome`` (an
+    ``envs.reward.Outcome`` code: an int, ``OUTCOMES[code]`` its name), ``pass_fraction``,
+    ``candidate_cost`` and ``oracle_cost`` (mean cycles per test), ``speedup``, ``program``
+    (a name) and ``program_index`` on every step (zeros while the episode runs), and
+    ``action_mask``.
 
     ## Starting State
 
@@ -291,6 +299,8 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     | `pool_seed`   | `0`           | the generator's seed for the pool                 |
     | `suite`       | all           | names of the suite programs to draw from          |
     | `render_mode` | `None`        | `"ansi"`: ``render()`` returns source and target  |
+    | `check`       | by tests      | how a finished program is compared with the oracle|
+    |               |               | (a ``reward.CandidateCheck``)                     |
 
     The default generator config is ``programs.DEFAULT_GENERATOR``: a few statements, shallow
     nesting and short expressions, so sources fit 192 tokens and the oracle's code almost
@@ -310,8 +320,8 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     >>> program = env.unwrapped.state.task
     >>> for token in encode(program.oracle, program.lits):
     ...     obs, reward, terminated, truncated, info = env.step(token)
-    >>> terminated, info["outcome"], reward
-    (True, 'correct', 1.0)
+    >>> terminated, info["outcome"].name, reward
+    (True, 'CORRECT', 1.0)
 
     ```
     """
@@ -320,8 +330,10 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
 
     def __init__(self, params: EnvParams | None = None, *, source: str = "generator",
                  generator: Any = None, pool_size: int = 4096, pool_seed: int = 0,
-                 suite: Sequence[str] | None = None, render_mode: str | None = None):
+                 suite: Sequence[str] | None = None, render_mode: str | None = None,
+                 check: CandidateCheck = check_by_tests):
         self.params = params if params is not None else EnvParams()
+        self.check = check
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of "
                              f"{self.metadata['render_modes']}, got {render_mode!r}")
@@ -352,8 +364,8 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
             task, index = self.sources.named(options["program"], self.params.oracle_opt,
                                               self.params.max_source_len), -1
         else:
-            key_lo, key_hi = draws.split_key(key, 1)
-            pick = draws.draw(key_lo, key_hi, torch.tensor([episode]), draws.PROGRAM)
+            key_lo, key_hi = hashing.split_key(key, 1)
+            pick = hashing.draw(key_lo, key_hi, torch.tensor([episode]), hashing.PROGRAM)
             source = self.sources.get(self.source)
             index = int(pick[0]) % len(source)
             task = source.task(index, self.params.oracle_opt, self.params.max_source_len)
@@ -368,7 +380,8 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
         if self.state.outcome != RUNNING:
             raise RuntimeError(f"the episode has ended (outcome "
                                f"{OUTCOMES[self.state.outcome]}): call reset()")
-        self.state, reward, self._verdict = step_env(self.state, token_id(action), self.params)
+        self.state, reward, self._verdict = step_env(self.state, token_id(action), self.params,
+                                                     self.check)
         terminated = self.state.outcome != RUNNING
         return self._observation(), reward, terminated, False, self._info()
 
@@ -406,7 +419,7 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     def _info(self) -> dict[str, Any]:
         s, v = self.state, self._verdict
         info: dict[str, Any] = {"action_mask": s.action_mask(self.params),
-                                "outcome": OUTCOMES[s.outcome], "program": s.task.name,
+                                "outcome": Outcome(s.outcome), "program": s.task.name,
                                 "program_index": s.program_index}
         for name in ("pass_fraction", "candidate_cost", "oracle_cost", "speedup"):
             info[name] = float(getattr(v, name)[0]) if v is not None else 0.0

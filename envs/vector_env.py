@@ -25,11 +25,12 @@ from ..compilers import vocab
 from ..compilers.isa import MAX_NEST
 from ..compilers.programs.generator import GenConfig
 from ..compilers.validate import K_ELSE
-from ..compilers.vm import Result
 from ..compilers.vocab import EOS, VOCAB_SIZE
-from . import draws, programs
+from ..compilers import evaluation, hashing
+from ..compilers.evaluation import Comparison
+from . import programs
 from .compile_env import OPEN_KIND, EnvParams, observation_space
-from .verify import INVALID_ACTION, RUNNING, run_tests, score
+from .reward import INVALID_ACTION, RUNNING, CandidateCheck, Candidates, check_by_tests, score
 
 # Oracle code longer than this fails construction (the batched compiler's output width).
 MAX_ORACLE_CODE = 1024
@@ -147,14 +148,13 @@ def transition(s: LaneState, actions: torch.Tensor, t: _Tables, params: EnvParam
 
 
 def tests_to_run(s: LaneState, stepped: LaneState, eos: torch.Tensor,
-                 table: programs.ProgramTable, t: _Tables, params: EnvParams
-                 ) -> tuple[torch.Tensor, ...]:
-    """The arguments of ``verify.run_tests``: every lane, with length 0 unless it ended by eos."""
-    return (decode(stepped.target, table.lits[s.program], t),
+                 table: programs.ProgramTable, t: _Tables, params: EnvParams) -> Candidates:
+    """What the check compares: every lane, with length 0 unless it ended by eos."""
+    return Candidates(decode(stepped.target, table.lits[s.program], t),
             torch.where(eos, stepped.length - 1, 0).to(torch.int32),
             table.oracle[s.program], torch.where(eos, table.oracle_len[s.program], 0),
             table.nparams[s.program],
-            draws.test_inputs(s.key_lo, s.key_hi, s.episode, params.num_tests))
+            evaluation.test_inputs(s.key_lo, s.key_hi, s.episode, params.num_tests))
 
 
 def reset_lanes(s: LaneState, done: torch.Tensor, table: programs.ProgramTable, t: _Tables,
@@ -162,7 +162,7 @@ def reset_lanes(s: LaneState, done: torch.Tensor, table: programs.ProgramTable, 
     """Lanes in ``done`` start their next episode (a fresh program draw, an empty target);
     the others keep their state. Either way the mask is recomputed."""
     episode = s.episode + done.to(torch.int64)
-    drawn = draws.draw(s.key_lo, s.key_hi, episode, draws.PROGRAM) % table.nlits.shape[0]
+    drawn = hashing.draw(s.key_lo, s.key_hi, episode, hashing.PROGRAM) % table.nlits.shape[0]
     keep = ~done
     row = keep[:, None]
     state = LaneState(s.key_lo, s.key_hi, episode, torch.where(done, drawn, s.program),
@@ -172,11 +172,11 @@ def reset_lanes(s: LaneState, done: torch.Tensor, table: programs.ProgramTable, 
 
 
 def finish(s: LaneState, stepped: LaneState, valid: torch.Tensor, eos: torch.Tensor,
-           candidate: Result, oracle: Result, table: programs.ProgramTable, t: _Tables,
+           comparison: Comparison, table: programs.ProgramTable, t: _Tables,
            params: EnvParams, max_episode_steps: int | None) -> tuple[Any, ...]:
     """Score the step, end and reset lanes: ``(state, obs, reward, terminated, truncated,
     info)``, ``info`` holding every key but ``action_mask``/``program_index`` (the state's)."""
-    verdict = score(candidate, oracle, params)
+    verdict = score(comparison, params)
     reward = torch.where(eos, verdict.reward,
                          torch.where(valid, 0.0, params.invalid_action_penalty)
                          .to(torch.float32))
@@ -211,7 +211,8 @@ class CompileVectorEnv(VectorEnv):
     - Autoreset is ``SAME_STEP``: a lane whose episode ended is reset within the same ``step``;
       the returned observation starts its next episode, and ``info["final_obs"]`` (all lanes,
       ``info["_final_obs"]`` marks the ended ones) holds the last observation of the ended one.
-    - ``info["outcome"]`` is an int64 code (``verify.OUTCOMES[code]`` is the name) for the step
+    - ``info["outcome"]`` is a tensor of int64 codes (``reward.Outcome``, as the single env's
+      ``info["outcome"]``; ``reward.OUTCOMES[code]`` is the name) for the step
       just taken, as are ``pass_fraction``, ``candidate_cost``, ``oracle_cost`` and
       ``speedup`` (0 where no program ended); ``action_mask`` and ``program_index`` describe the
       returned observation.
@@ -228,13 +229,15 @@ class CompileVectorEnv(VectorEnv):
                  device: torch.device | str = "cpu", source: str = "generator",
                  generator: GenConfig | None = None, pool_size: int = 4096, pool_seed: int = 0,
                  suite: tuple[str, ...] | list[str] | None = None,
-                 max_episode_steps: int | None = None, fuse: bool = False):
+                 max_episode_steps: int | None = None, fuse: bool = False,
+                 check: CandidateCheck = check_by_tests):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         self.num_envs = num_envs
         self.params = params if params is not None else EnvParams()
         self.device = torch.device(device)
         self.max_episode_steps = max_episode_steps
+        self.check = check
         self.render_mode = None
         self.sources = programs.ProgramSources(generator, pool_size, pool_seed, suite)
         self._tables = _tables(self.device)
@@ -278,7 +281,7 @@ class CompileVectorEnv(VectorEnv):
         lanes, device = self.num_envs, self.device
         if seed is not None or self.state is None:
             start = seed if seed is not None else int(self.np_random.integers(2**63))
-            key_lo, key_hi = draws.split_key(start, lanes, device)
+            key_lo, key_hi = hashing.split_key(start, lanes, device)
             episode = torch.full((lanes,), -1, dtype=torch.int64, device=device)
         else:
             key_lo, key_hi, episode = self.state.key_lo, self.state.key_hi, self.state.episode
@@ -305,9 +308,9 @@ class CompileVectorEnv(VectorEnv):
             raise RuntimeError("call reset() before step()")
         s, p, t, table = self.state, self.params, self._tables, self.program_table
         stepped, valid, eos = self._transition(s, self._actions(actions), t, p)
-        candidate, oracle = run_tests(*self._tests_to_run(s, stepped, eos, table, t, p), p.fuel)
+        comparison = self.check(self._tests_to_run(s, stepped, eos, table, t, p), p.fuel)
         self.state, obs, reward, terminated, truncated, info = self._finish(
-            s, stepped, valid, eos, candidate, oracle, table, t, p, self.max_episode_steps)
+            s, stepped, valid, eos, comparison, table, t, p, self.max_episode_steps)
         info["action_mask"] = self.state.mask
         info["program_index"] = self.state.program
         return obs, reward, terminated, truncated, info

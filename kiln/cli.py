@@ -104,7 +104,7 @@ def cmd_run(args) -> int:
 
 def cmd_bench(args) -> int:
     """Run the benchmark (or, with ``cycle``, the iteration-cycle benchmark); print tables."""
-    from .training.bench import SECTIONS, BenchConfig, run_bench
+    from .bench import SECTIONS, BenchConfig, run_bench
 
     if args.what == "cycle":
         return _bench_cycle(args)

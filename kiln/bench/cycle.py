@@ -297,7 +297,7 @@ def _joules_per_verified(fn: Callable[[], int], device: str, read: Callable[[], 
 
 def run_cycle(cfg: CycleConfig, echo: Callable[[str], None] = print) -> dict[str, Any]:
     """Measure every pipeline at every batch size; print the tables, write JSON, return all."""
-    from ..training.bench import format_table, metadata
+    from .throughput import format_table, metadata
     from ..fileio import atomic_write
 
     cfg = cfg.resolved()

@@ -90,7 +90,7 @@ def run_leaderboard(cfg: LeaderboardConfig, echo: Callable[[str], None] = print
     (also in ``leaderboard.json``)."""
     from tqdm import tqdm
 
-    from ..training.bench import metadata
+    from ..bench.throughput import metadata
 
     device = _device(cfg.device)
     out = Path(cfg.out)
