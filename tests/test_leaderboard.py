@@ -26,7 +26,7 @@ NAMES = ("gcd", "popcount", "fizzbuzz", "collatz_steps", "is_prime")
 
 @pytest.fixture(scope="module")
 def task():
-    programs = tuple(make_program(n, get_program(n).source, get_program(n).nparams, i)
+    programs = tuple(make_program(n, get_program(n).source, i)
                      for i, n in enumerate(NAMES))
     return Task("mini", "five suite functions", programs)
 

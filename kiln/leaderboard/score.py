@@ -6,19 +6,18 @@ fails its program with the validator's message and never reaches the VM.
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
+from ..compilers.evaluation import FUEL, geometric_mean
 from ..compilers.isa import MAX_PARAMS
 from ..compilers.validate import ValidationError, validate
 from ..compilers.vm import OK, STATUS_NAMES, execute
 from .tasks import Task
 
-VM_FUEL = 10_000_000  # instructions per test: far above what any finished interpreter run needs
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def score_code(task: Task, codes: Sequence[np.ndarray | None], errors: Sequence[
     lengths = torch.tensor([len(c) for c in valid], dtype=torch.int32)
     nparams = torch.tensor([p.nparams for p in task.programs], dtype=torch.int32)
     result = execute(torch.from_numpy(code).to(device), torch.from_numpy(inputs).to(device),
-                     nparams.to(device), lengths.to(device), VM_FUEL)
+                     nparams.to(device), lengths.to(device), FUEL)
     value, status, cycles = (x.cpu().numpy() for x in result)
     return [_verdict(p, value[i], status[i], cycles[i], reasons[i])
             for i, p in enumerate(task.programs)]
@@ -108,7 +107,6 @@ def summarise(scores: Sequence[ProgramScore], o2_costs: Sequence[float | None]) 
         programs=n,
         pass_rate=len(passed) / n if n else 0.0,
         proved_rate=(sum(proved) / n) if proved else None,
-        geomean_cost_ratio=math.exp(sum(map(math.log, ratios)) / len(ratios)) if ratios
-        else None,
+        geomean_cost_ratio=float(geometric_mean(torch.tensor(ratios))) if ratios else None,
         cheaper_than_o2=sum(1 for s, o2 in zip(scores, o2_costs)
                             if s.passed and o2 is not None and s.cost < o2) / n if n else 0.0)

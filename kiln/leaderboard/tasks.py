@@ -7,10 +7,12 @@ reference interpreter's outputs on them.
 - any directory of ``.py`` files, one function per file (``suite_dir``): a file that cannot be
   read, holds no single function or is not kiln gets an error of its own, and the others stay.
 
-Test inputs are edge values, small and full-range random int32, seeded by the task and the
+Test inputs are the evaluation protocol's (``kiln.compilers.evaluation.test_inputs``: edge
+values, rows built from the program's own literals, random rows), keyed by the task and the
 program, so every entry sees the same inputs. The expected output of a test is the reference
-interpreter's (the definition of the language); a test on which the interpreter runs out of
-fuel is left out of the task, never counted for or against an entry.
+interpreter's (the definition of the language). A test counts when the interpreter finishes it
+within ``INTERPRETER_FUEL`` and the unoptimised (-O0) code within the protocol's fuel; other
+tests are left out of the task, never counted for or against an entry.
 """
 from __future__ import annotations
 
@@ -20,18 +22,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from ..compilers import isa
+from ..compilers.evaluation import FUEL
 from ..compilers.programs.generator import GenConfig, generate_batch
 
-TESTS = 32          # test inputs per program
 QUICK_PROGRAMS = 24  # programs per generated set with ``quick``
 FULL_PROGRAMS = 256  # programs per generated set otherwise
 INTERPRETER_FUEL = 100_000  # statements and loop iterations per test (interpreter units)
-_EDGES = np.array([0, 1, -1, 2, -2, 7, 31, 32, 100, 255, -1000, 2**16, isa.INT32_MIN,
-                   isa.INT32_MAX, isa.INT32_MIN + 1, isa.INT32_MAX - 1], dtype=np.int64)
-_EDGE_ROWS = 8
-_SMALL_ROWS = 12   # inputs in -16..16, where most branches of hand-written code are decided
+LITERAL_ROWS = 8     # test rows built from the program's literals (after the edge rows)
 
 
 @dataclass(frozen=True)
@@ -95,40 +94,46 @@ class Task:
         return h.hexdigest()
 
 
-def make_inputs(nparams: int, seed: int, tests: int = TESTS) -> np.ndarray:
-    """int32 ``[tests, nparams]``: edge rows, small random rows, then full-range random rows."""
-    rng = np.random.default_rng(seed)
-    edge = np.stack([np.roll(_EDGES, -3 * k)[:nparams] for k in range(_EDGE_ROWS)])
-    small = rng.integers(-16, 17, size=(_SMALL_ROWS, nparams))
-    wide = rng.integers(isa.INT32_MIN, isa.INT32_MAX, size=(tests, nparams), endpoint=True)
-    return np.concatenate([edge, small, wide])[:tests].astype(np.int32)
+def make_inputs(source: str, seed: int) -> np.ndarray:
+    """The protocol's test inputs for one program: int32 ``[NUM_TESTS, nparams]``."""
+    from ..compilers.evaluation import NUM_TESTS, test_inputs
+    from ..compilers.hashing import split_key
+    from ..compilers.tokens import NUM_LITS, tokenize
+
+    tokenized = tokenize(source)
+    lits = torch.zeros((1, NUM_LITS), dtype=torch.int32)
+    lits[0, :tokenized.nlits] = torch.from_numpy(tokenized.lits)
+    key_lo, key_hi = split_key(seed, 1)
+    rows = test_inputs(key_lo, key_hi, torch.zeros(1, dtype=torch.int64), NUM_TESTS, lits=lits,
+                       nlits=torch.tensor([tokenized.nlits]), literal_rows=LITERAL_ROWS)
+    return rows[0, :, :tokenized.nparams].numpy()
 
 
-def _reference_outputs(source: str, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The interpreter's outputs, and which rows finished within ``INTERPRETER_FUEL``."""
+def _counted_outputs(source: str, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The interpreter's outputs, and which tests count (see the module's docstring)."""
     import kiln
 
     try:
-        return (kiln.interpret(source, inputs, fuel=INTERPRETER_FUEL),
-                np.ones(len(inputs), dtype=bool))
+        expected = kiln.interpret(source, inputs, fuel=INTERPRETER_FUEL)
+        counted = np.ones(len(inputs), dtype=bool)
     except kiln.OutOfFuel:
-        pass
-    expected = np.zeros(len(inputs), dtype=np.int32)
-    counted = np.zeros(len(inputs), dtype=bool)
-    for r, row in enumerate(inputs):
-        try:
-            expected[r] = kiln.interpret(source, row[None], fuel=INTERPRETER_FUEL)[0]
-            counted[r] = True
-        except kiln.OutOfFuel:
-            pass
-    return expected, counted
+        expected = np.zeros(len(inputs), dtype=np.int32)
+        counted = np.zeros(len(inputs), dtype=bool)
+        for r, row in enumerate(inputs):
+            try:
+                expected[r] = kiln.interpret(source, row[None], fuel=INTERPRETER_FUEL)[0]
+                counted[r] = True
+            except kiln.OutOfFuel:
+                pass
+    _, status, _ = kiln.compile(source, 0).execute(inputs, fuel=FUEL)
+    return expected, counted & (status == 0)
 
 
-def make_program(name: str, source: str, nparams: int, seed: int) -> TaskProgram:
+def make_program(name: str, source: str, seed: int) -> TaskProgram:
     """A program with its seeded tests and the interpreter's outputs on them."""
-    inputs = make_inputs(nparams, seed)
-    expected, counted = _reference_outputs(source, inputs)
-    return TaskProgram(name, source, nparams, inputs, expected, counted)
+    inputs = make_inputs(source, seed)
+    expected, counted = _counted_outputs(source, inputs)
+    return TaskProgram(name, source, inputs.shape[1], inputs, expected, counted)
 
 
 def _stable_seed(*parts: str | int) -> int:
@@ -139,7 +144,7 @@ def public_suite() -> Task:
     """The public suite, every program with its tests."""
     from ..compilers.programs.suite import load_suite
 
-    programs = tuple(make_program(p.name, p.source, p.nparams, _stable_seed("suite", p.name))
+    programs = tuple(make_program(p.name, p.source, _stable_seed("suite", p.name))
                      for p in load_suite())
     return Task("suite", f"the public suite ({len(programs)} hand-written functions)", programs)
 
@@ -150,15 +155,14 @@ def held_out(name: str, count: int) -> Task:
     batch = generate_batch(count, spec.seed, spec.config)
     programs = tuple(
         make_program(f"{name}_{i:04d}", batch.source(i, name=f"{name}_{i:04d}"),
-                     int(batch.nparams[i]), _stable_seed(name, spec.seed, i))
+                     _stable_seed(name, spec.seed, i))
         for i in range(count))
     return Task(name, f"generated, held out: {spec.description} (seed {spec.seed}, "
                       f"{count} programs)", programs)
 
 
-def _one_function(path: Path) -> tuple[str, str, int]:
-    """(name, source, nparams) of the single kiln function in ``path``; ValueError saying why
-    not."""
+def _one_function(path: Path) -> str:
+    """The source of the single kiln function in ``path``; ValueError saying why not."""
     import kiln
 
     try:
@@ -176,10 +180,10 @@ def _one_function(path: Path) -> tuple[str, str, int]:
         raise ValueError(f"holds {len(defs)} function definitions; the leaderboard takes "
                          f"exactly one per file")
     try:
-        program = kiln.compile(source, 0)
+        kiln.compile(source, 0)
     except kiln.CompileError as exc:
         raise ValueError(str(exc)) from None
-    return program.name, source, program.nparams
+    return source
 
 
 def suite_dir(path: str | Path) -> Task:
@@ -198,14 +202,15 @@ def suite_dir(path: str | Path) -> Task:
     programs, errors = [], []
     for file in files:
         try:
-            _, source, nparams = _one_function(file)
+            source = _one_function(file)
         except ValueError as exc:
             errors.append(f"{file}: {exc}")
             continue
-        program = make_program(file.stem, source, nparams, _stable_seed("dir", file.stem))
+        program = make_program(file.stem, source, _stable_seed("dir", file.stem))
         if not program.counted.any():
-            errors.append(f"{file}: runs out of fuel ({INTERPRETER_FUEL:,} statements) on "
-                          f"every test input")
+            errors.append(f"{file}: runs out of fuel on every test input (the interpreter's "
+                          f"{INTERPRETER_FUEL:,} statements or the VM's {FUEL:,} "
+                          f"instructions)")
             continue
         programs.append(program)
     plural = "" if len(programs) == 1 else "s"
