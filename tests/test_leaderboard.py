@@ -220,3 +220,18 @@ def test_quick_leaderboard_runs_every_task(tmp_path, capsys):
         [(r["task"], r["entry"], r["failures"][:1]) for r in report["rows"]]
     for t in report["tasks"]:
         assert (out / f"chart_{t['name']}.png").exists()
+
+
+def test_a_compiler_outside_kiln_enters_through_make_submission(task, tmp_path, monkeypatch):
+    from kiln.leaderboard import make_submission
+
+    # An "outside compiler": -O1 code, except that it gives up on popcount.
+    codes = [kiln.compile(p.source, 1).code for p in task.programs]
+    codes[1] = None
+    make_submission(tmp_path / "mine", "mine", task, codes)
+    report = _run(task, [tmp_path / "mine"], tmp_path, monkeypatch)
+    assert report["refused"] == []
+    (row,) = [r for r in report["rows"] if r["entry"] == "mine"]
+    assert row["approach"] == "submission" and row["pass_rate"] == 0.8
+    assert row["failures"] == [{"program": "popcount",
+                                "reason": "the submission has no code for it"}]

@@ -9,10 +9,11 @@ TensorBoard hparams. ``docs/leaderboard.md`` is the user's guide.
 from .entries import Compiled, Entry, TraditionalEntry
 from .run import LeaderboardConfig, run_leaderboard
 from .score import ProgramScore, Summary, score_code, summarise
-from .submission import Refused, check_claims, load_submission, write_submission
+from .submission import (Refused, check_claims, load_submission, make_submission,
+                         write_submission)
 from .tasks import HELD_OUT, TASK_NAMES, Task, TaskProgram, load_task, suite_dir
 
 __all__ = ["Compiled", "Entry", "HELD_OUT", "LeaderboardConfig", "ProgramScore", "Refused",
            "Summary", "TASK_NAMES", "Task", "TaskProgram", "TraditionalEntry", "check_claims",
-           "load_submission", "load_task", "run_leaderboard", "score_code", "suite_dir",
+           "load_submission", "load_task", "make_submission", "run_leaderboard", "score_code", "suite_dir",
            "summarise", "write_submission"]

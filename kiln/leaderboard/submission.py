@@ -80,6 +80,24 @@ def write_submission(folder: str | Path, entry: str, task: Task, compiled: Compi
     return atomic_write(out / RESULTS_FILE, json.dumps(results, indent=1))
 
 
+def make_submission(folder: str | Path, entry: str, task: Task,
+                    codes: Sequence[np.ndarray | None], device: torch.device | str = "cpu",
+                    provenance: dict[str, str] | None = None) -> Path:
+    """Score ``codes`` (one bytecode array per program of ``task``, or None) and write them
+    with their honest results as a submission in ``folder``; return the results file's path.
+    This is how a compiler outside kiln enters the leaderboard."""
+    from .entries import TraditionalEntry
+    from .score import score_code, summarise
+
+    errors = tuple("the compiler produced no code" if c is None else None for c in codes)
+    compiled = Compiled(tuple(codes), errors)
+    scores = score_code(task, compiled.codes, compiled.errors, device)
+    o2 = TraditionalEntry(2).compile(task, torch.device(device))
+    o2_costs = [s.cost for s in score_code(task, o2.codes, o2.errors, device)]
+    return write_submission(folder, entry, task, compiled, scores, summarise(scores, o2_costs),
+                            provenance)
+
+
 class SubmissionEntry:
     """A loaded submission: an entry whose code is its artifact's, with the claims to check."""
 
