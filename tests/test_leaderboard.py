@@ -235,3 +235,19 @@ def test_a_compiler_outside_kiln_enters_through_make_submission(task, tmp_path, 
     assert row["approach"] == "submission" and row["pass_rate"] == 0.8
     assert row["failures"] == [{"program": "popcount",
                                 "reason": "the submission has no code for it"}]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--tasks", "nope"], "unknown task 'nope'"),
+    (["--tasks", ""], "nothing to rank"),
+    (["--entries", "O3", "--tasks", "suite"], "unknown entry 'O3'"),
+    (["--suite", "/no/such/dir"], "not a directory"),
+    (["--tasks", "suite", "--out", "FILE"], "cannot make the output directory"),
+])
+def test_cli_errors_are_one_line(tmp_path, capsys, argv, message):
+    file = tmp_path / "file"
+    file.write_text("x")
+    argv = [str(file) if a == "FILE" else a for a in argv]
+    assert main(["leaderboard", "--device", "cpu", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert err.startswith("kiln: error: ") and message in err and len(err.splitlines()) == 1

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -54,6 +55,19 @@ def _submitted_tasks(folders: Sequence[str]) -> list[str]:
     return names
 
 
+def _output_dir(path: str) -> Path:
+    """``path`` as a directory that exists (made if missing), checked before any work."""
+    folder = Path(path)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"cannot make the output directory {folder}: "
+                         f"{exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write into the output directory {folder}")
+    return folder
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
@@ -93,7 +107,9 @@ def run_leaderboard(cfg: LeaderboardConfig, echo: Callable[[str], None] = print
     from ..bench.throughput import metadata
 
     device = _device(cfg.device)
-    out = Path(cfg.out)
+    out = _output_dir(cfg.out)
+    if cfg.save_submissions:
+        _output_dir(cfg.save_submissions)
     tasks: dict[str, Task] = {}
     for name in cfg.tasks:
         tasks[name] = load_task(name, cfg.quick)
@@ -105,6 +121,9 @@ def run_leaderboard(cfg: LeaderboardConfig, echo: Callable[[str], None] = print
         tasks[task.name] = task
         for error in task.errors:
             echo(f"left out: {error}")
+    if not tasks:
+        raise ValueError("nothing to rank: name --tasks, give a --suite directory, or a "
+                         "--submission for a built-in task")
     entries: list[Entry] = list(traditional_entries(cfg.entries))
     refused: list[dict[str, str]] = []
     submitted: list[tuple[SubmissionEntry, Task]] = []
