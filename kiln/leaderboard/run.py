@@ -13,7 +13,7 @@ import torch
 
 from .entries import Entry, TraditionalEntry, traditional_entries
 from .report import write_outputs
-from .score import ProgramScore, score_code, summarise
+from .score import ProgramScore, Summary, score_code, summarise
 from .submission import RESULTS_FILE, Refused, SubmissionEntry, check_claims, \
     load_submission, write_submission
 from .tasks import TASK_NAMES, Task, load_task, suite_dir
@@ -74,15 +74,14 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _row(task: Task, entry: Entry, scores: list[ProgramScore], o2_costs, seconds: float
-         ) -> dict[str, Any]:
-    summary = summarise(scores, o2_costs)
+def _row(task: Task, entry: Entry, scores: list[ProgramScore], summary: Summary,
+         seconds: float) -> dict[str, Any]:
     return {"task": task.name, "entry": entry.name, "approach": entry.approach,
             "programs": summary.programs, "pass_rate": summary.pass_rate,
             "proved_rate": summary.proved_rate,
             "geomean_cost_ratio": summary.geomean_cost_ratio,
             "cheaper_than_o2": summary.cheaper_than_o2, "wall_s": seconds,
-            "provenance": entry.provenance(), "summary": summary,
+            "provenance": entry.provenance(),
             "failures": [{"program": s.name, "reason": s.failure} for s in scores
                          if not s.passed]}
 
@@ -111,7 +110,7 @@ def run_leaderboard(cfg: LeaderboardConfig, echo: Callable[[str], None] = print
     if cfg.save_submissions:
         _output_dir(cfg.save_submissions)
     tasks: dict[str, Task] = {}
-    for name in cfg.tasks:
+    for name in tqdm(cfg.tasks, desc="tasks", unit="task", disable=None):
         tasks[name] = load_task(name, cfg.quick)
     for name in _submitted_tasks(cfg.submissions):
         if name not in tasks:
@@ -148,21 +147,19 @@ def run_leaderboard(cfg: LeaderboardConfig, echo: Callable[[str], None] = print
         start = time.perf_counter()
         compiled = entry.compile(task, device)
         scores = score_code(task, compiled.codes, compiled.errors, device)
-        row = _row(task, entry, scores, o2_costs[task.name], time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        summary = summarise(scores, o2_costs[task.name])
         if isinstance(entry, SubmissionEntry):
             try:
-                check_claims(entry, scores, row["summary"])
+                check_claims(entry, scores, summary)
             except Refused as exc:
                 refused.append({"submission": str(entry.folder), "reason": str(exc)})
                 echo(f"refused {entry.folder}: {exc}")
                 continue
         elif cfg.save_submissions:
             write_submission(Path(cfg.save_submissions) / f"{task.name}_{entry.name.lstrip('-')}",
-                             entry.name, task, compiled, scores, row["summary"],
-                             entry.provenance())
-        rows.append(row)
-    for row in rows:
-        del row["summary"]
+                             entry.name, task, compiled, scores, summary, entry.provenance())
+        rows.append(_row(task, entry, scores, summary, seconds))
     report = {"meta": metadata(str(device)),
               "tasks": [{"name": t.name, "description": t.description,
                          "programs": len(t.programs), "digest": t.digest(),
@@ -177,5 +174,3 @@ def parse_list(text: str) -> tuple[str, ...]:
     """A comma-separated command-line list."""
     return tuple(t.strip() for t in text.split(",") if t.strip())
 
-
-__all__: Sequence[str] = ("LeaderboardConfig", "run_leaderboard", "parse_list")
