@@ -139,8 +139,12 @@ def _bench_cycle(args) -> int:
             check_output_path(json_path)
     except OutputPathError as exc:
         raise UsageError(str(exc)) from None
+    try:
+        batches = tuple(_positive(b) for b in args.batches.split(",")) if args.batches else ()
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"--batches: {exc}") from None
     run_cycle(CycleConfig(device=args.device, quick=args.quick, repeats=args.repeats,
-                          tests=args.tests, json_path=json_path))
+                          tests=args.tests, batches=batches, json_path=json_path))
     return 0
 
 
@@ -220,6 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "bench.json, or bench_cycle.json for cycle)")
     p.add_argument("--tests", type=_positive, default=64,
                    help="cycle: test inputs per candidate (default 64)")
+    p.add_argument("--batches", default="", metavar="LIST",
+                   help="cycle: comma-separated batch sizes (default 1,16,256,4096,65536; "
+                        "--quick: 1,16,64)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("leaderboard", help="rank compilers (built-in levels and submissions) "
