@@ -70,14 +70,18 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def csv_text(rows: Sequence[dict[str, Any]]) -> str:
-    """One line per (task, entry) with every figure and the provenance."""
-    keys = ["task", "entry", "approach", "programs", *METRICS, "provenance"]
+ENVIRONMENT = ("device", "device_name", "date", "commit", "python", "torch", "numba")
+
+
+def csv_text(rows: Sequence[dict[str, Any]], meta: dict[str, Any]) -> str:
+    """One line per (task, entry): every figure, the provenance and the environment."""
+    keys = ["task", "entry", "approach", "programs", *METRICS, "provenance", *ENVIRONMENT]
     buf = io.StringIO()
     writer = csv.DictWriter(buf, keys, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow(dict(row, provenance=json.dumps(row["provenance"], sort_keys=True)))
+        writer.writerow(dict(row, provenance=json.dumps(row["provenance"], sort_keys=True),
+                             **{k: meta[k] for k in ENVIRONMENT}))
     return buf.getvalue()
 
 
@@ -130,7 +134,7 @@ def write_outputs(report: dict[str, Any], out: Path) -> list[Path]:
     """Write every output of ``report`` into the directory ``out``; return the paths."""
     out.mkdir(parents=True, exist_ok=True)
     paths = [atomic_write(out / "leaderboard.md", markdown(report)),
-             atomic_write(out / "leaderboard.csv", csv_text(report["rows"])),
+             atomic_write(out / "leaderboard.csv", csv_text(report["rows"], report["meta"])),
              atomic_write(out / "leaderboard.json", json.dumps(report, indent=1))]
     for task in report["tasks"]:
         rows = [r for r in report["rows"] if r["task"] == task["name"]]
