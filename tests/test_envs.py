@@ -11,7 +11,6 @@ from gymnasium.utils.env_checker import check_env
 
 import kiln.envs  # noqa: F401  (registers kiln/Compile-v0)
 from kiln.compilers import vocab
-from kiln.compilers.isa import INT32_MAX, INT32_MIN, MAX_PARAMS
 from kiln.compilers.programs.suite import load_suite
 from kiln.compilers.validate import validate
 from kiln.compilers.vocab import encode

@@ -193,3 +193,42 @@ def test_encode_inverts_decode_on_compiled_programs():
         assert tokens[-1] == vocab.EOS
         assert np.array_equal(vocab.decode(tokens, lits), code), program.name
     assert spelled > 40
+
+
+def test_opcode_traits_hold_on_edge_values():
+    """The traits in the table (commutative, mirrored, negated) are facts of the semantics."""
+    from kiln.compilers.isa import BY_NAME, OPS, evaluate
+
+    values = (0, 1, -1, 2, -2, 31, 32, isa.INT32_MIN, isa.INT32_MAX, isa.INT32_MIN + 1, 12345, -999)
+    for op in OPS:
+        for a in values:
+            for b in values:
+                if op.commutative:
+                    assert evaluate(op.code, a, b) == evaluate(op.code, b, a), (op.name, a, b)
+                if op.mirrored:
+                    mirror = BY_NAME[op.mirrored].code
+                    assert evaluate(op.code, a, b) == evaluate(mirror, b, a), (op.name, a, b)
+                if op.negated:
+                    negation = BY_NAME[op.negated].code
+                    assert evaluate(negation, a, b) == 1 - evaluate(op.code, a, b), (op.name, a, b)
+
+
+def test_python_operators_map_to_their_opcodes():
+    """Each Python operator and builtin of the language has exactly one opcode, and it computes
+    what the reference interpreter computes."""
+    import ast
+
+    from kiln.compilers.frontend import BINOPS, BUILTINS, CMPOPS
+    from kiln.compilers.interpreter import interpret
+    from kiln.compilers.isa import PY_BUILTIN, PY_OPERATOR, evaluate
+
+    assert set(BINOPS) | set(CMPOPS) | {ast.And, ast.Or, ast.USub, ast.Invert, ast.Not} \
+        == set(PY_OPERATOR)
+    assert set(BUILTINS) == set(PY_BUILTIN)
+    rows = [[a, b] for a in (0, 7, -7, isa.INT32_MIN, isa.INT32_MAX) for b in (0, 3, -3, 31, isa.INT32_MAX)]
+    for name, code in PY_BUILTIN.items():
+        if name == "abs":
+            continue
+        got = [evaluate(code, a, b) for a, b in rows]
+        assert got == [int(v) for v in interpret(f"def f(a, b):\n    return {name}(a, b)\n",
+                                                  rows)], name

@@ -30,13 +30,11 @@ import numpy as np
 from numba.extending import register_jitable
 
 from ..isa import (BLOCK, BR, BR_IF, CONST, ELSE, END, FIRST_BINARY, FIRST_UNARY, GET, IF,
-                   LAST_BINARY, LAST_UNARY, LOOP, MAX_NEST, MAX_STACK, NUM_OPS, OP, OP_POPS,
-                   OP_PUSHES, RETURN, SELECT, SET, TEE)
-from ..traditional.code_passes import NEGATED
+                   LAST_BINARY, LAST_UNARY, LOOP, MAX_NEST, MAX_STACK, NUM_OPS, OP_POPS,
+                   OP_PUSHES, RETURN, SELECT, SET, TEE, EQZ, NEGATED)
 from ..vm.core import alu1, alu2
 from .status import E_INTERNAL, E_NEST, E_STACK, E_TOO_LONG, OK
 
-EQZ = OP["eqz"]
 FLUSH = -1  # a pseudo-instruction that pushes everything held through every stage
 # The opcode that `op; eqz` becomes, or -1.
 NEGATED_OP = np.full(NUM_OPS, -1, np.int32)
