@@ -55,7 +55,7 @@ def _build() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
 
 
 TOKEN_NAMES, TOKEN_OP, TOKEN_ARG, TOKEN_LIT = _build()
-VOCAB_SIZE = len(TOKEN_NAMES)
+TARGET_VOCAB_SIZE = len(TOKEN_NAMES)
 TOKEN_ID: dict[str, int] = {name: i for i, name in enumerate(TOKEN_NAMES)}
 
 
@@ -148,15 +148,15 @@ class ValidatorState:
     def mask(self) -> np.ndarray:
         """Boolean mask over the vocabulary (all False once the program has ended)."""
         if self.done:
-            return np.zeros(VOCAB_SIZE, dtype=bool)
+            return np.zeros(TARGET_VOCAB_SIZE, dtype=bool)
         return action_mask(self.height, len(self.kinds), self.top_kind, self.nlits,
                            self.max_len - self.length)
 
     def push(self, token: int) -> None:
         """Advance by one token; raise ValueError if the mask does not allow it."""
-        if not (0 <= token < VOCAB_SIZE) or not self.mask()[token]:
-            raise ValueError(f"token {token} ({token_name(token)}) is not allowed at position "
-                             f"{self.length}")
+        if not (0 <= token < TARGET_VOCAB_SIZE) or not self.mask()[token]:
+            raise ValueError(f"token {token} ({target_token_name(token)}) is not allowed at "
+                             f"position {self.length}")
         self.length += 1
         if token == EOS:
             self.done = True
@@ -171,9 +171,9 @@ class ValidatorState:
             self.kinds.pop()
 
 
-def token_name(token: int) -> str:
+def target_token_name(token: int) -> str:
     """Readable name of a token id."""
-    return TOKEN_NAMES[token] if 0 <= token < VOCAB_SIZE else f"<bad token {token}>"
+    return TOKEN_NAMES[token] if 0 <= token < TARGET_VOCAB_SIZE else f"<bad token {token}>"
 
 
 def decode(tokens, lits) -> np.ndarray:
@@ -185,9 +185,9 @@ def decode(tokens, lits) -> np.ndarray:
     lits = np.asarray(lits, dtype=np.int64)
     out = []
     for pos, tok in enumerate(np.asarray(tokens).tolist()):
-        if not 0 <= tok < VOCAB_SIZE:
+        if not 0 <= tok < TARGET_VOCAB_SIZE:
             raise ValueError(f"token {tok} at position {pos} is outside the vocabulary "
-                             f"0..{VOCAB_SIZE - 1}")
+                             f"0..{TARGET_VOCAB_SIZE - 1}")
         if tok == EOS:
             break
         lit = TOKEN_LIT[tok]

@@ -25,7 +25,7 @@ from ..compilers import vocab
 from ..compilers.isa import MAX_NEST
 from ..compilers.programs.generator import GenConfig
 from ..compilers.validate import K_ELSE
-from ..compilers.vocab import EOS, VOCAB_SIZE
+from ..compilers.vocab import EOS, TARGET_VOCAB_SIZE
 from ..compilers import evaluation, hashing
 from ..compilers.evaluation import Comparison
 from . import programs
@@ -48,7 +48,7 @@ class LaneState(NamedTuple):
     height: torch.Tensor    # int64: operand stack height
     nest: torch.Tensor      # int64: open blocks
     kinds: torch.Tensor     # int64 [B, MAX_NEST]: kinds of the open blocks, outermost first
-    mask: torch.Tensor      # bool [B, VOCAB_SIZE]: the action mask of this state
+    mask: torch.Tensor      # bool [B, TARGET_VOCAB_SIZE]: the action mask of this state
 
 
 class _Tables(NamedTuple):
@@ -73,7 +73,7 @@ class _Tables(NamedTuple):
 
 def _tables(device: torch.device) -> _Tables:
     def put(a: np.ndarray) -> torch.Tensor:
-        # int32 halves the memory traffic of the [B, VOCAB_SIZE] mask arithmetic.
+        # int32 halves the memory traffic of the [B, TARGET_VOCAB_SIZE] mask arithmetic.
         return torch.as_tensor(a.astype(np.int32) if a.dtype == np.int64 else a, device=device)
 
     mask = vocab.TABLES.to(put)
@@ -83,7 +83,7 @@ def _tables(device: torch.device) -> _Tables:
 
 def lane_mask(state: LaneState, nlits: torch.Tensor, params: EnvParams,
               tables: _Tables) -> torch.Tensor:
-    """``vocab.action_mask`` for every lane: bool ``[B, VOCAB_SIZE]``."""
+    """``vocab.action_mask`` for every lane: bool ``[B, TARGET_VOCAB_SIZE]``."""
     top = state.kinds.gather(1, (state.nest - 1).clamp(min=0)[:, None])[:, 0]
     top_kind = torch.where(state.nest > 0, top, -1)
 
@@ -123,7 +123,7 @@ def transition(s: LaneState, actions: torch.Tensor, t: _Tables, params: EnvParam
 
     ``stepped`` keeps the lanes' old mask: the episode's end and the reset decide the next one.
     """
-    in_range = (actions >= 0) & (actions < VOCAB_SIZE)
+    in_range = (actions >= 0) & (actions < TARGET_VOCAB_SIZE)
     token = torch.where(in_range, actions, 0)
     valid = in_range & s.mask.gather(1, token[:, None])[:, 0]
     eos = valid & (token == EOS)
@@ -247,7 +247,7 @@ class CompileVectorEnv(VectorEnv):
         _ = self.program_table
         self.single_observation_space = observation_space(self.params)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.single_action_space = spaces.Discrete(VOCAB_SIZE)
+        self.single_action_space = spaces.Discrete(TARGET_VOCAB_SIZE)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.state: LaneState | None = None
         # The step's tensor arithmetic is hundreds of small elementwise ops: torch.compile fuses
@@ -292,7 +292,7 @@ class CompileVectorEnv(VectorEnv):
                                       device=device),
                           zeros, zeros, zeros,
                           torch.full((lanes, MAX_NEST), -1, dtype=torch.int64, device=device),
-                          torch.zeros((lanes, VOCAB_SIZE), dtype=torch.bool, device=device))
+                          torch.zeros((lanes, TARGET_VOCAB_SIZE), dtype=torch.bool, device=device))
         table = self.program_table
         self.state = reset_lanes(blank, torch.ones(lanes, dtype=torch.bool, device=device),
                                  table, self._tables, self.params)
@@ -324,7 +324,7 @@ class CompileVectorEnv(VectorEnv):
     def _actions(self, actions: Any) -> torch.Tensor:
         actions = torch.as_tensor(actions, device=self.device)
         if actions.dtype == torch.bool or actions.is_floating_point() or actions.is_complex():
-            raise TypeError(f"actions must be integer token ids in 0..{VOCAB_SIZE - 1}, got "
+            raise TypeError(f"actions must be integer token ids in 0..{TARGET_VOCAB_SIZE - 1}, got "
                             f"dtype {actions.dtype}")
         if tuple(actions.shape) != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},), one token per lane, "

@@ -50,7 +50,7 @@ def test_manual_example_runs() -> None:
 def test_spaces_and_observation() -> None:
     env = CompileEnv(SMALL, source="suite")
     obs, info = env.reset(seed=3)
-    assert env.action_space == gym.spaces.Discrete(vocab.VOCAB_SIZE)
+    assert env.action_space == gym.spaces.Discrete(vocab.TARGET_VOCAB_SIZE)
     assert all(space.dtype == np.int32 for space in env.observation_space.values())
     assert obs in env.observation_space
     task = env.state.task
@@ -89,7 +89,7 @@ def test_masked_episodes_end_in_valid_programs(source: str) -> None:
 def test_invalid_actions_terminate_with_the_penalty() -> None:
     params = SMALL.replace(invalid_action_penalty=-3.0)
     env = CompileEnv(params, source="suite")
-    for bad in (-1, vocab.VOCAB_SIZE, 10**30, np.int8(-3), np.uint64(2**63), TOKEN["end"],
+    for bad in (-1, vocab.TARGET_VOCAB_SIZE, 10**30, np.int8(-3), np.uint64(2**63), TOKEN["end"],
                 TOKEN["add"], np.array([TOKEN["else"]])):
         obs, _ = env.reset(seed=1)
         after, reward, terminated, truncated, info = env.step(bad)

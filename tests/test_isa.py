@@ -126,13 +126,13 @@ def test_mask_equals_check_step_on_random_states():
         nlits = int(rng.integers(0, vocab.MAX_LITS + 1))
         remaining = int(rng.integers(1, 200))
         mask = vocab.action_mask(height, nest, top, nlits, remaining)
-        for tok in range(1, vocab.VOCAB_SIZE):
+        for tok in range(1, vocab.TARGET_VOCAB_SIZE):
             op, arg, lit = int(vocab.TOKEN_OP[tok]), int(vocab.TOKEN_ARG[tok]), vocab.TOKEN_LIT[tok]
             ok = check_step(op, arg, height, nest, top) == OK and lit < nlits
             new_h = height - isa.OPS[op].pops + isa.OPS[op].pushes
             new_n = nest + (op in (isa.BLOCK, isa.LOOP, isa.IF)) - (op == isa.END)
             ok = ok and new_h + new_n + 1 <= remaining - 1
-            assert mask[tok] == ok, f"case {case}: token {vocab.token_name(tok)}"
+            assert mask[tok] == ok, f"case {case}: token {vocab.target_token_name(tok)}"
         assert mask[vocab.EOS] == (height == 0 and nest == 0), f"case {case}"
 
 
@@ -159,7 +159,7 @@ def test_masked_token_is_refused():
     with pytest.raises(ValueError, match="not allowed at position 0"):
         state.push(vocab.TOKEN_ID["add"])
     with pytest.raises(ValueError, match="not allowed"):
-        state.push(vocab.VOCAB_SIZE)
+        state.push(vocab.TARGET_VOCAB_SIZE)
 
 
 def test_decode_errors():
@@ -172,8 +172,8 @@ def test_decode_errors():
 
 
 def test_vocab_is_small():
-    assert vocab.VOCAB_SIZE <= 300
-    assert len(set(vocab.TOKEN_NAMES)) == vocab.VOCAB_SIZE
+    assert vocab.TARGET_VOCAB_SIZE <= 300
+    assert len(set(vocab.TOKEN_NAMES)) == vocab.TARGET_VOCAB_SIZE
 
 
 def test_encode_inverts_decode_on_compiled_programs():
@@ -225,7 +225,8 @@ def test_python_operators_map_to_their_opcodes():
     assert set(BINOPS) | set(CMPOPS) | {ast.And, ast.Or, ast.USub, ast.Invert, ast.Not} \
         == set(PY_OPERATOR)
     assert set(BUILTINS) == set(PY_BUILTIN)
-    rows = [[a, b] for a in (0, 7, -7, isa.INT32_MIN, isa.INT32_MAX) for b in (0, 3, -3, 31, isa.INT32_MAX)]
+    rows = [[a, b] for a in (0, 7, -7, isa.INT32_MIN, isa.INT32_MAX)
+            for b in (0, 3, -3, 31, isa.INT32_MAX)]
     for name, code in PY_BUILTIN.items():
         if name == "abs":
             continue

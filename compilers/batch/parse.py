@@ -35,7 +35,7 @@ from ..tokens import (AND, ASSIGN, AUG0, BINOP0, BINOP_PREC, BUILTIN0, BUILTIN_N
                       COLON, COMMA, CONTINUE, DEDENT, DEF, ELIF, ELSE, FOR, IF, IN, INDENT,
                       LIT0, LPAR, MINUS, NAME0, NEWLINE, NOT, NUM_BINOPS, NUM_BUILTINS,
                       NUM_CMPS, NUM_LITS, NUM_NAMES, OR, PAD, PASS, PLUS, PREC_AND, PREC_CMP,
-                      PREC_NOT, PREC_OR, PREC_UNARY, RANGE, RETURN, RPAR, TILDE, VOCAB_SIZE,
+                      PREC_NOT, PREC_OR, PREC_UNARY, RANGE, RETURN, RPAR, TILDE, SOURCE_VOCAB_SIZE,
                       WHILE, BREAK)
 from ..vm.core import alu1
 from .status import (E_BLOCK, E_CALL, E_DEEP, E_EXPR_STMT, E_FOR_TEMPS, E_HEADER, E_LOOP_CTRL,
@@ -54,10 +54,10 @@ C_INVALID, C_OTHER, C_LIT, C_NAME, C_BIN, C_CMP, C_AND, C_OR, C_BUILTIN, C_AUG =
 
 def _token_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per token id: class, binary precedence, opcode, builtin arity (0: two or more)."""
-    cls = np.zeros(VOCAB_SIZE, np.int32)
-    prec = np.zeros(VOCAB_SIZE, np.int32)
-    opcode = np.full(VOCAB_SIZE, NO_OP, np.int32)
-    arity = np.zeros(VOCAB_SIZE, np.int32)
+    cls = np.zeros(SOURCE_VOCAB_SIZE, np.int32)
+    prec = np.zeros(SOURCE_VOCAB_SIZE, np.int32)
+    opcode = np.full(SOURCE_VOCAB_SIZE, NO_OP, np.int32)
+    arity = np.zeros(SOURCE_VOCAB_SIZE, np.int32)
     cls[1:BUILTIN0 + NUM_BUILTINS] = C_OTHER
     for i in range(NUM_BINOPS):
         cls[BINOP0 + i], prec[BINOP0 + i] = C_BIN, BINOP_PREC[i]
