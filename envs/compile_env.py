@@ -10,6 +10,7 @@ same seed and actions.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,21 +21,16 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from ..compilers import evaluation, hashing, isa, vocab
+from ..compilers import evaluation, hashing, vocab
 from ..compilers.isa import INT32_MAX, INT32_MIN, MAX_NEST, MAX_PARAMS, MAX_STACK
-from ..compilers.tokens import NUM_LITS
-from ..compilers.tokens import SOURCE_VOCAB_SIZE
-from ..compilers.validate import K_BLOCK, K_ELSE, K_IF, K_LOOP
+from ..compilers.tokens import NUM_LITS, SOURCE_VOCAB_SIZE
+from ..compilers.validate import K_ELSE
 from ..compilers.vm.shapes import check_fuel
-from ..compilers.vocab import EOS, TARGET_VOCAB_SIZE
+from ..compilers.vocab import TARGET_VOCAB_SIZE
 from . import programs
+from .lanes import LaneState, TokenTables, token_tables, transition
 from .reward import (INVALID_ACTION, OUTCOMES, RUNNING, CandidateCheck, Candidates, Outcome,
                      Score, check_by_tests, score)
-
-# The kind of block each target token opens (-1: it opens none), for the validator's kinds stack.
-OPEN_KIND = np.select([vocab.TOKEN_OP == isa.BLOCK, vocab.TOKEN_OP == isa.LOOP,
-                       vocab.TOKEN_OP == isa.IF], [K_BLOCK, K_LOOP, K_IF], -1).astype(np.int64)
-
 
 @dataclass(frozen=True)
 class EnvParams:
@@ -161,26 +157,46 @@ def step_env(state: CompileState, token: int, params: EnvParams,
     """Emit ``token``: the next state, the reward, and the verdict when ``eos`` ended a program
     (``check`` compares it with the oracle).
 
-    A token the mask forbids (out of range included) ends the episode with outcome
-    ``invalid_action`` and leaves the program as it was.
+    The step is the vector env's ``lanes.transition`` on a batch of one. A token the mask
+    forbids (out of range included) ends the episode with outcome ``invalid_action`` and leaves
+    the program as it was.
     """
-    if not (0 <= token < TARGET_VOCAB_SIZE and state.action_mask(params)[token]):
+    in_range = 0 <= token < TARGET_VOCAB_SIZE
+    stepped, valid, eos = transition(_as_lane(state, params),
+                                     torch.tensor([token if in_range else -1]),
+                                     _cpu_tables(), params)
+    if not valid[0]:
         return (dataclasses.replace(state, outcome=INVALID_ACTION),
                 params.invalid_action_penalty, None)
     tokens = state.tokens + (token,)
-    if token == EOS:
+    if eos[0]:
         verdict = verify(dataclasses.replace(state, tokens=tokens), params, check)
         return (dataclasses.replace(state, tokens=tokens, outcome=int(verdict.outcome[0])),
                 float(verdict.reward[0]), verdict)
-    kinds = state.kinds
-    if OPEN_KIND[token] >= 0:
-        kinds = kinds + (int(OPEN_KIND[token]),)
-    elif vocab.TABLES.is_else[token]:
-        kinds = kinds[:-1] + (K_ELSE,)
-    elif vocab.TABLES.closes[token]:
-        kinds = kinds[:-1]
-    height = state.height + int(vocab.TABLES.pushes[token] - vocab.TABLES.pops[token])
-    return dataclasses.replace(state, tokens=tokens, height=height, kinds=kinds), 0.0, None
+    nest = int(stepped.nest[0])
+    return dataclasses.replace(state, tokens=tokens, height=int(stepped.height[0]),
+                               kinds=tuple(stepped.kinds[0, :nest].tolist())), 0.0, None
+
+
+@functools.cache
+def _cpu_tables() -> TokenTables:
+    return token_tables(torch.device("cpu"))
+
+
+def _as_lane(state: CompileState, params: EnvParams) -> LaneState:
+    """The state as a vector env lane (batch of one, CPU); the draw counters are not needed."""
+
+    def one(x: int) -> torch.Tensor:
+        return torch.tensor([x], dtype=torch.int64)
+
+    target = torch.zeros((1, params.max_len), dtype=torch.int32)
+    target[0, :len(state.tokens)] = torch.tensor(state.tokens, dtype=torch.int32)
+    kinds = torch.full((1, MAX_NEST), -1, dtype=torch.int64)
+    kinds[0, :len(state.kinds)] = torch.tensor(state.kinds, dtype=torch.int64)
+    zero = one(0)
+    return LaneState(zero, zero, zero, zero, target, one(len(state.tokens)), one(state.height),
+                     one(len(state.kinds)), kinds,
+                     torch.from_numpy(state.action_mask(params))[None])
 
 
 def token_id(action: Any) -> int:

@@ -14,7 +14,7 @@ from kiln.compilers import vocab
 from kiln.compilers.programs.suite import load_suite
 from kiln.compilers.validate import validate
 from kiln.compilers.vocab import encode
-from kiln.envs import compile_env
+from kiln.envs import compile_env, programs
 from kiln.envs.compile_env import CompileEnv, EnvParams, token_id
 from kiln.envs.reward import OUTCOMES, Outcome
 
@@ -238,3 +238,39 @@ def test_render_shows_source_and_target() -> None:
     text = env.render()
     assert text.startswith("sign: running, 1/32 tokens") and "def sign" in text
     assert text.rstrip().endswith("get 0")
+
+
+def _blank_state(lits: list[int]) -> compile_env.CompileState:
+    """An episode at its start whose source has the literals ``lits`` (no oracle needed)."""
+    task = programs.Task("t", "", np.zeros(0, np.int32), np.array(lits, np.int32), 0,
+                         np.zeros((0, 2), np.int32))
+    return compile_env.reset_env(0, 0, task, -1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_masked_generation_always_ends_valid(seed):
+    rng = np.random.default_rng(seed)
+    lits = [3, -9, 2**31 - 1]
+    for trial in range(100):
+        max_len = int(rng.integers(1, 60))
+        params = EnvParams(max_len=max_len)
+        state = _blank_state(lits)
+        tokens = []
+        while not tokens or tokens[-1] != vocab.EOS:
+            allowed = np.flatnonzero(state.action_mask(params))
+            assert len(allowed), f"seed {seed} trial {trial}: stuck after {tokens}"
+            tok = int(rng.choice(allowed))
+            tokens.append(tok)
+            if tok != vocab.EOS:
+                state, reward, _ = compile_env.step_env(state, tok, params)
+                assert state.outcome == Outcome.RUNNING and state.tokens == tuple(tokens)
+        assert len(tokens) <= max_len
+        validate(vocab.decode(tokens, lits))
+
+
+def test_masked_token_is_refused():
+    state, params = _blank_state([]), EnvParams(max_len=10)
+    for token in (vocab.TOKEN_ID["add"], vocab.TARGET_VOCAB_SIZE):
+        refused, reward, _ = compile_env.step_env(state, token, params)
+        assert refused.outcome == Outcome.INVALID_ACTION and refused.tokens == ()
+        assert reward == params.invalid_action_penalty

@@ -136,32 +136,6 @@ def test_mask_equals_check_step_on_random_states():
         assert mask[vocab.EOS] == (height == 0 and nest == 0), f"case {case}"
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_masked_generation_always_ends_valid(seed):
-    rng = np.random.default_rng(seed)
-    lits = [3, -9, 2**31 - 1]
-    for trial in range(100):
-        max_len = int(rng.integers(1, 60))
-        state = vocab.ValidatorState(nlits=len(lits), max_len=max_len)
-        tokens = []
-        while not state.done:
-            allowed = np.flatnonzero(state.mask())
-            assert len(allowed), f"seed {seed} trial {trial}: stuck after {tokens}"
-            tok = int(rng.choice(allowed))
-            state.push(tok)
-            tokens.append(tok)
-        assert len(tokens) <= max_len
-        validate(vocab.decode(tokens, lits))
-
-
-def test_masked_token_is_refused():
-    state = vocab.ValidatorState(nlits=0, max_len=10)
-    with pytest.raises(ValueError, match="not allowed at position 0"):
-        state.push(vocab.TOKEN_ID["add"])
-    with pytest.raises(ValueError, match="not allowed"):
-        state.push(vocab.TARGET_VOCAB_SIZE)
-
-
 def test_decode_errors():
     with pytest.raises(ValueError, match="position 1"):
         vocab.decode([vocab.TOKEN_ID["const 1"], 10_000], [])
