@@ -186,16 +186,12 @@ def _cpu_tables() -> TokenTables:
 def _as_lane(state: CompileState, params: EnvParams) -> LaneState:
     """The state as a vector env lane (batch of one, CPU); the draw counters are not needed."""
 
-    def one(x: int) -> torch.Tensor:
-        return torch.tensor([x], dtype=torch.int64)
-
-    target = torch.zeros((1, params.max_len), dtype=torch.int32)
-    target[0, :len(state.tokens)] = torch.tensor(state.tokens, dtype=torch.int32)
-    kinds = torch.full((1, MAX_NEST), -1, dtype=torch.int64)
-    kinds[0, :len(state.kinds)] = torch.tensor(state.kinds, dtype=torch.int64)
-    zero = one(0)
-    return LaneState(zero, zero, zero, zero, target, one(len(state.tokens)), one(state.height),
-                     one(len(state.kinds)), kinds,
+    length, nest = len(state.tokens), len(state.kinds)
+    counts = torch.tensor([[0], [length], [state.height], [nest]], dtype=torch.int64)
+    target = torch.tensor([state.tokens + (0,) * (params.max_len - length)], dtype=torch.int32)
+    kinds = torch.tensor([state.kinds + (-1,) * (MAX_NEST - nest)], dtype=torch.int64)
+    zero, length_, height, nest_ = counts
+    return LaneState(zero, zero, zero, zero, target, length_, height, nest_, kinds,
                      torch.from_numpy(state.action_mask(params))[None])
 
 
