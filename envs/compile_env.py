@@ -4,11 +4,13 @@ The state of an episode (``CompileState``) and the env's parameters (``EnvParams
 immutable records, and ``reset_env``/``step_env`` are pure functions of them (gymnax's layout);
 ``CompileEnv`` is the Gymnasium shell around them. The vector env (``vector_env``) runs the same
 rules on tensors, drawing programs and tests with the same counter-based functions
-(``compilers.hashing``, ``compilers.evaluation``), so both give the same trajectories for the same seed and actions.
+(``compilers.hashing``, ``compilers.evaluation``), so both give the same trajectories for the
+same seed and actions.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,21 +21,16 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from ..compilers import evaluation, hashing, isa, vocab
+from ..compilers import evaluation, hashing, vocab
 from ..compilers.isa import INT32_MAX, INT32_MIN, MAX_NEST, MAX_PARAMS, MAX_STACK
-from ..compilers.tokens import NUM_LITS
-from ..compilers.tokens import VOCAB_SIZE as SOURCE_VOCAB_SIZE
-from ..compilers.validate import K_BLOCK, K_ELSE, K_IF, K_LOOP
-from ..compilers.vm.batch import check_fuel
-from ..compilers.vocab import EOS, VOCAB_SIZE
+from ..compilers.tokens import NUM_LITS, SOURCE_VOCAB_SIZE
+from ..compilers.validate import K_ELSE
+from ..compilers.vm.shapes import check_fuel
+from ..compilers.vocab import TARGET_VOCAB_SIZE
 from . import programs
+from .lanes import LaneState, TokenTables, token_tables, transition
 from .reward import (INVALID_ACTION, OUTCOMES, RUNNING, CandidateCheck, Candidates, Outcome,
                      Score, check_by_tests, score)
-
-# The kind of block each target token opens (-1: it opens none), for the validator's kinds stack.
-OPEN_KIND = np.select([vocab.TOKEN_OP == isa.BLOCK, vocab.TOKEN_OP == isa.LOOP,
-                       vocab.TOKEN_OP == isa.IF], [K_BLOCK, K_LOOP, K_IF], -1).astype(np.int64)
-
 
 @dataclass(frozen=True)
 class EnvParams:
@@ -98,7 +95,7 @@ def observation_space(params: EnvParams) -> spaces.Dict:
         "lits": box(INT32_MIN, INT32_MAX, NUM_LITS),
         "nlits": box(0, NUM_LITS, 1),
         "nparams": box(0, MAX_PARAMS, 1),
-        "target": box(0, VOCAB_SIZE - 1, params.max_len),
+        "target": box(0, TARGET_VOCAB_SIZE - 1, params.max_len),
         "length": box(0, params.max_len, 1),
         "height": box(0, MAX_STACK, 1),
         "nest": box(0, MAX_NEST, 1),
@@ -126,7 +123,7 @@ class CompileState:
     def action_mask(self, params: EnvParams) -> np.ndarray:
         """Tokens that keep the program valid and finishable (all False once it ended)."""
         if self.outcome != RUNNING:
-            return np.zeros(VOCAB_SIZE, dtype=bool)
+            return np.zeros(TARGET_VOCAB_SIZE, dtype=bool)
         return vocab.action_mask(self.height, len(self.kinds), self.top_kind,
                                  len(self.task.lits), params.max_len - len(self.tokens))
 
@@ -160,26 +157,42 @@ def step_env(state: CompileState, token: int, params: EnvParams,
     """Emit ``token``: the next state, the reward, and the verdict when ``eos`` ended a program
     (``check`` compares it with the oracle).
 
-    A token the mask forbids (out of range included) ends the episode with outcome
-    ``invalid_action`` and leaves the program as it was.
+    The step is the vector env's ``lanes.transition`` on a batch of one. A token the mask
+    forbids (out of range included) ends the episode with outcome ``invalid_action`` and leaves
+    the program as it was.
     """
-    if not (0 <= token < VOCAB_SIZE and state.action_mask(params)[token]):
+    in_range = 0 <= token < TARGET_VOCAB_SIZE
+    stepped, valid, eos = transition(_as_lane(state, params),
+                                     torch.tensor([token if in_range else -1]),
+                                     _cpu_tables(), params)
+    if not valid[0]:
         return (dataclasses.replace(state, outcome=INVALID_ACTION),
                 params.invalid_action_penalty, None)
     tokens = state.tokens + (token,)
-    if token == EOS:
+    if eos[0]:
         verdict = verify(dataclasses.replace(state, tokens=tokens), params, check)
         return (dataclasses.replace(state, tokens=tokens, outcome=int(verdict.outcome[0])),
                 float(verdict.reward[0]), verdict)
-    kinds = state.kinds
-    if OPEN_KIND[token] >= 0:
-        kinds = kinds + (int(OPEN_KIND[token]),)
-    elif vocab.TABLES.is_else[token]:
-        kinds = kinds[:-1] + (K_ELSE,)
-    elif vocab.TABLES.closes[token]:
-        kinds = kinds[:-1]
-    height = state.height + int(vocab.TABLES.pushes[token] - vocab.TABLES.pops[token])
-    return dataclasses.replace(state, tokens=tokens, height=height, kinds=kinds), 0.0, None
+    nest = int(stepped.nest[0])
+    return dataclasses.replace(state, tokens=tokens, height=int(stepped.height[0]),
+                               kinds=tuple(stepped.kinds[0, :nest].tolist())), 0.0, None
+
+
+@functools.cache
+def _cpu_tables() -> TokenTables:
+    return token_tables(torch.device("cpu"))
+
+
+def _as_lane(state: CompileState, params: EnvParams) -> LaneState:
+    """The state as a vector env lane (batch of one, CPU); the draw counters are not needed."""
+
+    length, nest = len(state.tokens), len(state.kinds)
+    counts = torch.tensor([[0], [length], [state.height], [nest]], dtype=torch.int64)
+    target = torch.tensor([state.tokens + (0,) * (params.max_len - length)], dtype=torch.int32)
+    kinds = torch.tensor([state.kinds + (-1,) * (MAX_NEST - nest)], dtype=torch.int64)
+    zero, length_, height, nest_ = counts
+    return LaneState(zero, zero, zero, zero, target, length_, height, nest_, kinds,
+                     torch.from_numpy(state.action_mask(params))[None])
 
 
 def token_id(action: Any) -> int:
@@ -190,17 +203,17 @@ def token_id(action: Any) -> int:
     as they are: the env treats them as invalid actions.
     """
     if isinstance(action, (bool, np.bool_)):
-        raise TypeError(f"action must be an integer token id in 0..{VOCAB_SIZE - 1}, got the "
-                        f"bool {action!r}")
+        raise TypeError(f"action must be an integer token id in 0..{TARGET_VOCAB_SIZE - 1}, "
+                        f"got the bool {action!r}")
     try:
         return operator.index(action)
     except TypeError:
         pass
     array = np.asarray(action.detach().cpu() if isinstance(action, torch.Tensor) else action)
     if not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"action must be an integer token id in 0..{VOCAB_SIZE - 1} (an int, a "
-                        f"numpy integer or a one-element integer array), got {action!r} of type "
-                        f"{type(action).__name__}")
+        raise TypeError(f"action must be an integer token id in 0..{TARGET_VOCAB_SIZE - 1} (an "
+                        f"int, a numpy integer or a one-element integer array), got {action!r} "
+                        f"of type {type(action).__name__}")
     if array.size != 1:
         raise ValueError(f"action must be one token id, got an integer array of shape "
                          f"{array.shape}")
@@ -255,8 +268,8 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     0 on every step but the last. On ``eos`` the program and the oracle run on
     ``num_tests`` inputs (edge cases 0, ±1, INT_MIN, INT_MAX and powers of two, then random
     values; redrawn every episode) under ``fuel``; a test passes when both return the same
-    value (or both run out of fuel): the evaluation protocol of ``kiln.compilers.evaluation``. With ``speedup`` = oracle cycles / program cycles over
-    all tests:
+    value (or both run out of fuel): the evaluation protocol of ``kiln.compilers.evaluation``.
+    With ``speedup`` = oracle cycles / program cycles over all tests:
 
     - all tests pass (outcome ``correct``): ``correct_reward + speed_weight *
       (min(speedup, max_speedup) - 1)``; replaying the oracle's code earns ``correct_reward``;
@@ -341,7 +354,7 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
         self.sources = programs.ProgramSources(generator, pool_size, pool_seed, suite)
         self.source = programs.check_source(source)
         self.observation_space = observation_space(self.params)
-        self.action_space = spaces.Discrete(VOCAB_SIZE)
+        self.action_space = spaces.Discrete(TARGET_VOCAB_SIZE)
         self.state: CompileState | None = None
         self._verdict: Score | None = None
 
@@ -388,14 +401,14 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     def action_masks(self) -> np.ndarray:
         """Boolean ``[265]``: the tokens allowed next (all False before reset and after the end)."""
         if self.state is None:
-            return np.zeros(VOCAB_SIZE, dtype=bool)
+            return np.zeros(TARGET_VOCAB_SIZE, dtype=bool)
         return self.state.action_mask(self.params)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or self.state is None:
             return None
         s = self.state
-        target = " ".join(vocab.token_name(t) for t in s.tokens) or "(none)"
+        target = " ".join(vocab.target_token_name(t) for t in s.tokens) or "(none)"
         return (f"{s.task.name}: {OUTCOMES[s.outcome]}, {len(s.tokens)}/{self.params.max_len} "
                 f"tokens\n{s.task.source.rstrip()}\n--\n{target}\n")
 

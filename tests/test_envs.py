@@ -11,11 +11,10 @@ from gymnasium.utils.env_checker import check_env
 
 import kiln.envs  # noqa: F401  (registers kiln/Compile-v0)
 from kiln.compilers import vocab
-from kiln.compilers.isa import INT32_MAX, INT32_MIN, MAX_PARAMS
 from kiln.compilers.programs.suite import load_suite
 from kiln.compilers.validate import validate
 from kiln.compilers.vocab import encode
-from kiln.envs import compile_env
+from kiln.envs import compile_env, programs
 from kiln.envs.compile_env import CompileEnv, EnvParams, token_id
 from kiln.envs.reward import OUTCOMES, Outcome
 
@@ -51,7 +50,7 @@ def test_manual_example_runs() -> None:
 def test_spaces_and_observation() -> None:
     env = CompileEnv(SMALL, source="suite")
     obs, info = env.reset(seed=3)
-    assert env.action_space == gym.spaces.Discrete(vocab.VOCAB_SIZE)
+    assert env.action_space == gym.spaces.Discrete(vocab.TARGET_VOCAB_SIZE)
     assert all(space.dtype == np.int32 for space in env.observation_space.values())
     assert obs in env.observation_space
     task = env.state.task
@@ -90,7 +89,7 @@ def test_masked_episodes_end_in_valid_programs(source: str) -> None:
 def test_invalid_actions_terminate_with_the_penalty() -> None:
     params = SMALL.replace(invalid_action_penalty=-3.0)
     env = CompileEnv(params, source="suite")
-    for bad in (-1, vocab.VOCAB_SIZE, 10**30, np.int8(-3), np.uint64(2**63), TOKEN["end"],
+    for bad in (-1, vocab.TARGET_VOCAB_SIZE, 10**30, np.int8(-3), np.uint64(2**63), TOKEN["end"],
                 TOKEN["add"], np.array([TOKEN["else"]])):
         obs, _ = env.reset(seed=1)
         after, reward, terminated, truncated, info = env.step(bad)
@@ -239,3 +238,39 @@ def test_render_shows_source_and_target() -> None:
     text = env.render()
     assert text.startswith("sign: running, 1/32 tokens") and "def sign" in text
     assert text.rstrip().endswith("get 0")
+
+
+def _blank_state(lits: list[int]) -> compile_env.CompileState:
+    """An episode at its start whose source has the literals ``lits`` (no oracle needed)."""
+    task = programs.Task("t", "", np.zeros(0, np.int32), np.array(lits, np.int32), 0,
+                         np.zeros((0, 2), np.int32))
+    return compile_env.reset_env(0, 0, task, -1)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_masked_generation_always_ends_valid(seed):
+    rng = np.random.default_rng(seed)
+    lits = [3, -9, 2**31 - 1]
+    for trial in range(100):
+        max_len = int(rng.integers(1, 60))
+        params = EnvParams(max_len=max_len)
+        state = _blank_state(lits)
+        tokens = []
+        while not tokens or tokens[-1] != vocab.EOS:
+            allowed = np.flatnonzero(state.action_mask(params))
+            assert len(allowed), f"seed {seed} trial {trial}: stuck after {tokens}"
+            tok = int(rng.choice(allowed))
+            tokens.append(tok)
+            if tok != vocab.EOS:
+                state, reward, _ = compile_env.step_env(state, tok, params)
+                assert state.outcome == Outcome.RUNNING and state.tokens == tuple(tokens)
+        assert len(tokens) <= max_len
+        validate(vocab.decode(tokens, lits))
+
+
+def test_masked_token_is_refused():
+    state, params = _blank_state([]), EnvParams(max_len=10)
+    for token in (vocab.TOKEN_ID["add"], vocab.TARGET_VOCAB_SIZE):
+        refused, reward, _ = compile_env.step_env(state, token, params)
+        assert refused.outcome == Outcome.INVALID_ACTION and refused.tokens == ()
+        assert reward == params.invalid_action_penalty

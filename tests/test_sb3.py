@@ -39,7 +39,7 @@ def test_adapter_keeps_the_vecenv_contract() -> None:
     saw_truncation = saw_termination = False
     for _ in range(12):
         masks = get_action_masks(env)
-        assert masks.shape == (6, vocab.VOCAB_SIZE) and masks.dtype == bool
+        assert masks.shape == (6, vocab.TARGET_VOCAB_SIZE) and masks.dtype == bool
         assert np.array_equal(masks, vector.action_masks().numpy())
         actions = np.argmax(rng.random(masks.shape) * masks, axis=1)
         actions[0] = vocab.EOS if masks[0, vocab.EOS] else actions[0]

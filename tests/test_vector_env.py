@@ -36,8 +36,8 @@ def choose(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     weights[:, vocab.EOS] *= 12
     actions = np.array([rng.choice(len(w), p=w / w.sum()) for w in weights])
     wild = rng.random(len(actions))
-    actions = np.where(wild < 0.04, rng.integers(0, vocab.VOCAB_SIZE, len(actions)), actions)
-    return np.where(wild > 0.985, vocab.VOCAB_SIZE + 7, actions)
+    actions = np.where(wild < 0.04, rng.integers(0, vocab.TARGET_VOCAB_SIZE, len(actions)), actions)
+    return np.where(wild > 0.985, vocab.TARGET_VOCAB_SIZE + 7, actions)
 
 
 def assert_obs_equal(single: dict, vector: dict, lane: int, where: str) -> None:
@@ -124,8 +124,8 @@ def test_make_vec_builds_it_from_the_registration() -> None:
     assert isinstance(envs.unwrapped, CompileVectorEnv)
     assert envs.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
     assert envs.unwrapped.max_episode_steps == gym.spec("kiln/Compile-v0").max_episode_steps
-    assert envs.single_action_space == gym.spaces.Discrete(vocab.VOCAB_SIZE)
-    assert envs.action_space == gym.spaces.MultiDiscrete([vocab.VOCAB_SIZE] * 3)
+    assert envs.single_action_space == gym.spaces.Discrete(vocab.TARGET_VOCAB_SIZE)
+    assert envs.action_space == gym.spaces.MultiDiscrete([vocab.TARGET_VOCAB_SIZE] * 3)
     assert envs.observation_space["target"].shape == (3, SMALL.max_len)
     envs.close()
 
@@ -137,7 +137,7 @@ def test_outputs_are_tensors_shaped_like_the_spaces() -> None:
     obs, reward, terminated, truncated, info = env.step(actions)
     assert reward.dtype == torch.float32 and reward.shape == (5,)
     assert terminated.dtype == truncated.dtype == torch.bool
-    assert info["action_mask"].shape == (5, vocab.VOCAB_SIZE)
+    assert info["action_mask"].shape == (5, vocab.TARGET_VOCAB_SIZE)
     assert info["outcome"].dtype == torch.int64
     for i in range(5):
         lane = {key: value[i].numpy() for key, value in obs.items()}
