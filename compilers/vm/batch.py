@@ -56,6 +56,23 @@ def check_linked(jump_shape: tuple[int, ...], status_shape: tuple[int, ...],
                          f"and status {list(status_shape)}")
 
 
+def check_bound(linked, code) -> None:
+    """ValueError unless ``linked`` came from ``link`` of this very ``code`` object."""
+    if linked.code is None or linked.lengths is None:
+        raise ValueError("linked must come from kiln.compilers.vm.link(code, lengths): it "
+                         "records the code and lengths it validated")
+    if linked.code is not code:
+        raise ValueError("linked was made by link() of another code array: pass the same code "
+                         "object that was linked (or link this one)")
+
+
+def check_int32(name: str, value: int) -> int:
+    """``value`` (a scalar for every program), or ValueError unless it fits int32."""
+    if not -(2**31) <= value < 2**31:
+        raise ValueError(f"{name} = {value} is outside int32")
+    return value
+
+
 def check_fuel(fuel: int) -> int:
     """The fuel as an int, or ValueError unless it is in ``0..MAX_FUEL``."""
     try:
