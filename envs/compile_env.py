@@ -64,7 +64,7 @@ class EnvParams:
     wrong_penalty: float = -1.0
     """Reward of a program that disagrees with the oracle on a test."""
     fuel_penalty: float = -1.0
-    """Reward of a program that runs out of fuel where the oracle does not."""
+    """Reward of a program that runs out of fuel on a test (where the oracle does not)."""
     invalid_action_penalty: float = -1.0
     """Reward of an action that the mask forbids (out of range, or breaks validity)."""
 
@@ -247,13 +247,16 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
 
     0 on every step but the last. On ``eos`` the program and the oracle run on
     ``num_tests`` inputs (edge cases 0, ±1, INT_MIN, INT_MAX and powers of two, then random
-    values; redrawn every episode) under ``fuel``; a test passes when both return the same
-    value (or both run out of fuel). With ``speedup`` = oracle cycles / program cycles over
-    all tests:
+    values; redrawn every episode) under ``fuel``; a test passes when both finish and return
+    the same value. With ``speedup`` = oracle cycles / program cycles over all tests (computed
+    only when every run finished, else 0):
 
+    - the oracle runs out of fuel on a test (``no_answer``): 0, whatever the program (the
+      program source leaves out programs whose oracle runs out of fuel on a fixed probe of
+      the tests, so this is rare; a program named in ``options`` can meet it);
     - all tests pass (outcome ``correct``): ``correct_reward + speed_weight *
       (min(speedup, max_speedup) - 1)``; replaying the oracle's code earns ``correct_reward``;
-    - the program runs out of fuel on a failing test (``out_of_fuel``): ``fuel_penalty``;
+    - the program runs out of fuel on a test (``out_of_fuel``): ``fuel_penalty``;
     - otherwise (``wrong``): ``wrong_penalty + partial_credit * pass_fraction``;
     - an invalid action (``invalid_action``): ``invalid_action_penalty``.
 
@@ -354,9 +357,11 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
         else:
             key_lo, key_hi = draws.split_key(key, 1)
             pick = draws.draw(key_lo, key_hi, torch.tensor([episode]), draws.PROGRAM)
-            source = self.sources.get(self.source)
-            index = int(pick[0]) % len(source)
-            task = source.task(index, self.params.oracle_opt, self.params.max_source_len)
+            p = self.params
+            answered = self.sources.answered(self.source, p.oracle_opt, p.max_source_len,
+                                             programs.MAX_ORACLE_CODE, p.fuel, p.num_tests)
+            index = int(answered[int(pick[0]) % len(answered)])
+            task = self.sources.get(self.source).task(index, p.oracle_opt, p.max_source_len)
         self.state = reset_env(key, episode, task, index)
         self._verdict = None
         return self._observation(), self._info()

@@ -31,9 +31,6 @@ from . import draws, programs
 from .compile_env import OPEN_KIND, EnvParams, observation_space
 from .verify import INVALID_ACTION, RUNNING, run_tests, score
 
-# Oracle code longer than this fails construction (the batched compiler's output width).
-MAX_ORACLE_CODE = 1024
-
 
 class LaneState(NamedTuple):
     """The state of every lane, ``[B, ...]`` tensors on the env's device."""
@@ -262,7 +259,7 @@ class CompileVectorEnv(VectorEnv):
             program_source = self.sources.get(self.source)
             self._program_tables[self.source] = programs.program_table(
                 program_source.tokens(self.device), p.oracle_opt, p.max_source_len,
-                MAX_ORACLE_CODE, self.source)
+                programs.MAX_ORACLE_CODE, self.source, p.fuel, p.num_tests)
         return self._program_tables[self.source]
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -296,7 +293,7 @@ class CompileVectorEnv(VectorEnv):
         zero = torch.zeros(lanes, dtype=torch.float32, device=device)
         info = {"action_mask": self.state.mask, "outcome": torch.full_like(zeros, RUNNING),
                 "pass_fraction": zero, "candidate_cost": zero, "oracle_cost": zero,
-                "speedup": zero, "program_index": self.state.program}
+                "speedup": zero, "program_index": table.index[self.state.program]}
         return observe(self.state, table), info
 
     def step(self, actions: Any) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor,
@@ -309,7 +306,7 @@ class CompileVectorEnv(VectorEnv):
         self.state, obs, reward, terminated, truncated, info = self._finish(
             s, stepped, valid, eos, candidate, oracle, table, t, p, self.max_episode_steps)
         info["action_mask"] = self.state.mask
-        info["program_index"] = self.state.program
+        info["program_index"] = table.index[self.state.program]
         return obs, reward, terminated, truncated, info
 
     def action_masks(self) -> torch.Tensor:

@@ -181,7 +181,17 @@ def test_rewards_for_wrong_slow_fast_and_looping_programs() -> None:
 
     env.reset(options={"program": source})
     reward, info = run(env, ["loop", "br 0", "end", "eos"])
-    assert (info["outcome"], reward) == ("out_of_fuel", -1.0)
+    assert (info["outcome"], reward, info["speedup"]) == ("out_of_fuel", -1.0, 0.0)
+
+
+def test_a_program_without_an_answer_earns_nothing() -> None:
+    """The oracle loops forever: an empty endless loop once scored the maximum (4.0)."""
+    env = CompileEnv(SMALL)
+    forever = "def f(x):\n    while True:\n        x += 1\n    return x\n"
+    for tokens in (["loop", "br 0", "end", "eos"], ["const 0", "return", "eos"]):
+        env.reset(options={"program": forever})
+        reward, info = run(env, tokens)
+        assert (info["outcome"], reward, info["speedup"]) == ("no_answer", 0.0, 0.0), tokens
 
 
 def test_seeding_is_reproducible_and_episodes_advance() -> None:

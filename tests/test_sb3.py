@@ -15,6 +15,7 @@ from kiln.compilers import vocab
 from kiln.envs.compile_env import EnvParams
 from kiln.envs.sb3 import SB3VecEnv
 from kiln.envs.vector_env import CompileVectorEnv
+from kiln.envs.verify import OUTCOMES
 
 SMALL = EnvParams(max_len=16, num_tests=8)
 
@@ -45,8 +46,7 @@ def test_adapter_keeps_the_vecenv_contract() -> None:
         obs, rewards, dones, infos = env.step(actions)
         assert rewards.shape == dones.shape == (6,) and dones.dtype == bool
         for i, info in enumerate(infos):
-            assert info["outcome"] in ("running", "correct", "wrong", "out_of_fuel",
-                                       "invalid_action")
+            assert info["outcome"] in OUTCOMES
             assert ("terminal_observation" in info) == dones[i]
             if dones[i]:
                 final = info["terminal_observation"]

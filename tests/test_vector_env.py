@@ -217,7 +217,7 @@ def test_reset_without_seed_starts_every_lanes_next_episode() -> None:
     single = CompileEnv(SMALL, source="suite")
     single.reset(seed=5)
     _, info = single.reset()
-    assert info["program_index"] == int(env.state.program[2])
+    assert info["program_index"] == int(env.program_table.index[env.state.program[2]])
 
 
 @needs_cuda
@@ -282,3 +282,32 @@ def test_the_suite_table_holds_the_reference_compilers_code(opt: int) -> None:
         expected = kiln.compile(program.source, opt).code
         assert int(table.oracle_len[i]) == len(expected), program.name
         assert np.array_equal(table.oracle[i, :len(expected)].numpy(), expected), program.name
+
+
+def test_programs_without_an_answer_stay_out_of_both_envs() -> None:
+    """With little fuel, suite programs whose oracle runs out on the probe tests leave the
+    table; the single env draws from the same rows, and both still agree step for step."""
+    from kiln.compilers.vm import OK, execute
+    from kiln.envs.programs import probe_inputs
+
+    params = SMALL.replace(fuel=300)
+    env = CompileVectorEnv(2, params, source="suite")
+    table = env.program_table
+    total = len(env.sources.get("suite"))
+    assert 0 < len(table.index) < total, "fuel 300 should leave some suite programs out"
+    probe = execute(table.oracle, probe_inputs(params.num_tests, torch.device("cpu")),
+                    table.nparams, table.oracle_len, params.fuel)
+    assert bool((probe.status == OK).all())
+    single = CompileEnv(params, source="suite")
+    assert np.array_equal(single.sources.answered("suite", 1, params.max_source_len, 1024,
+                                                  params.fuel, params.num_tests),
+                          table.index.numpy())
+    for seed in range(6):
+        _, info = single.reset(seed=seed)
+        assert info["program_index"] in set(table.index.tolist())
+    differential("suite", 5, 3, 40, "cpu", params=params)
+
+
+def test_every_program_out_of_fuel_is_refused() -> None:
+    with pytest.raises(ValueError, match="runs out of fuel"):
+        CompileVectorEnv(1, SMALL.replace(fuel=1), source="suite")
