@@ -9,6 +9,7 @@ rules on tensors, drawing programs and tests with the same counter-based functio
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,12 +78,28 @@ class EnvParams:
         if self.oracle_opt not in (0, 1):
             raise ValueError(f"EnvParams.oracle_opt must be 0 or 1 (the levels at which the "
                              f"batched compiler matches kiln.compile), got {self.oracle_opt!r}")
+        for name in ("correct_reward", "speed_weight", "max_speedup", "partial_credit",
+                     "wrong_penalty", "fuel_penalty", "invalid_action_penalty"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                                  np.floating)) \
+                    or not math.isfinite(value):
+                raise ValueError(f"EnvParams.{name} must be a finite number, got {value!r}")
         if not self.max_speedup >= 1.0:
             raise ValueError(f"EnvParams.max_speedup must be >= 1, got {self.max_speedup!r}")
 
     def replace(self, **changes: Any) -> EnvParams:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+def check_params(params: EnvParams | None) -> EnvParams:
+    """``params``, or the defaults for None; TypeError for anything but an EnvParams."""
+    if params is None:
+        return EnvParams()
+    if not isinstance(params, EnvParams):
+        raise TypeError(f"params must be an EnvParams or None, got {type(params).__name__}")
+    return params
 
 
 def observation_space(params: EnvParams) -> spaces.Dict:
@@ -324,7 +341,7 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     def __init__(self, params: EnvParams | None = None, *, source: str = "generator",
                  generator: Any = None, pool_size: int = 4096, pool_seed: int = 0,
                  suite: Sequence[str] | None = None, render_mode: str | None = None):
-        self.params = params if params is not None else EnvParams()
+        self.params = check_params(params)
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of "
                              f"{self.metadata['render_modes']}, got {render_mode!r}")

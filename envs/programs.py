@@ -125,6 +125,9 @@ class GeneratorSource:
     kind = "generator"
 
     def __init__(self, config: GenConfig | None = None, pool_size: int = 4096, seed: int = 0):
+        if config is not None and not isinstance(config, GenConfig):
+            raise TypeError(f"generator must be a GenConfig or None, got "
+                            f"{type(config).__name__}")
         self.config = config if config is not None else DEFAULT_GENERATOR
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ValueError(f"pool_size must be a positive int, got {pool_size!r}")
@@ -163,6 +166,10 @@ class ProgramSources:
     def __init__(self, generator: GenConfig | None, pool_size: int, pool_seed: int,
                  suite: Sequence[str] | None):
         self._generator = GeneratorSource(generator, pool_size, pool_seed)
+        if suite is not None and (isinstance(suite, str) or not isinstance(suite, Sequence)
+                                  or not suite or not all(isinstance(n, str) for n in suite)):
+            raise ValueError(f"suite must be None (the whole suite) or a non-empty list of suite "
+                             f"program names, got {suite!r}")
         self._suite_names = None if suite is None else tuple(suite)
         self._suite: SuiteSource | None = None
         self._answered: dict[str, np.ndarray] = {}

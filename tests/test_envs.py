@@ -239,6 +239,20 @@ def test_bad_params_are_refused() -> None:
             EnvParams(**bad)
     with pytest.raises(ValueError, match="render_mode"):
         CompileEnv(render_mode="human")
+    for name in ("correct_reward", "speed_weight", "wrong_penalty", "fuel_penalty"):
+        for value in (float("nan"), float("inf"), "1", True):
+            with pytest.raises(ValueError, match=f"EnvParams.{name} must be a finite number"):
+                EnvParams(**{name: value})
+
+
+def test_bad_env_arguments_say_what_is_accepted() -> None:
+    with pytest.raises(TypeError, match="params must be an EnvParams"):
+        CompileEnv("x")
+    with pytest.raises(TypeError, match="generator must be a GenConfig"):
+        CompileEnv(generator="x")
+    for suite in ([], "gcd", [1]):
+        with pytest.raises(ValueError, match="suite must be None"):
+            CompileEnv(source="suite", suite=suite)
 
 
 def test_render_shows_source_and_target() -> None:

@@ -311,3 +311,24 @@ def test_programs_without_an_answer_stay_out_of_both_envs() -> None:
 def test_every_program_out_of_fuel_is_refused() -> None:
     with pytest.raises(ValueError, match="runs out of fuel"):
         CompileVectorEnv(1, SMALL.replace(fuel=1), source="suite")
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"params": "x"}, TypeError, "params must be an EnvParams"),
+    ({"generator": "x"}, TypeError, "generator must be a GenConfig"),
+    ({"source": "suite", "suite": []}, ValueError, "suite must be None"),
+    ({"max_episode_steps": "x"}, ValueError, "max_episode_steps must be None or a positive int"),
+    ({"max_episode_steps": 0}, ValueError, "max_episode_steps must be None or a positive int"),
+    ({"device": "nonsense"}, ValueError, "device must be"),
+    ({"num_envs": 10**9}, ValueError, "lanes need about"),
+])
+def test_bad_vector_env_arguments_fail_up_front(kwargs, error, message) -> None:
+    kwargs = {"num_envs": 1, **kwargs}
+    with pytest.raises(error, match=message):
+        CompileVectorEnv(**kwargs)
+
+
+@pytest.mark.skipif(CUDA, reason="checks the CPU-only refusal")
+def test_cuda_on_a_cpu_only_torch_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="sees no CUDA device"):
+        CompileVectorEnv(1, device="cuda")
