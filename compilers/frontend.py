@@ -98,14 +98,36 @@ def parse_function(source: str) -> Function:
         return _Checker(source).module(tree)
 
 
+def chain_levels(node: ast.AST) -> int:
+    """Levels a node's children sit below it: 1, or ``n`` for a flat chain of ``n`` operands
+    (``and``/``or``, chained comparisons, ``min``/``max`` arguments), which compiles as ``n - 1``
+    nested binary operations and so counts as nested that deep."""
+    if isinstance(node, ast.BoolOp):
+        return max(1, len(node.values))
+    if isinstance(node, ast.Compare):
+        return max(1, len(node.comparators) + 1)
+    if isinstance(node, ast.Call):
+        return max(1, len(node.args))
+    return 1
+
+
 def _check_depth(tree: ast.AST) -> None:
-    """Reject trees nested beyond MAX_AST_DEPTH before any recursive walk sees them."""
-    stack = [(tree, 0)]
+    """Reject trees nested beyond MAX_AST_DEPTH (flat chains counted as nested: see
+    ``chain_levels``) before any recursive walk sees them. The error points at the innermost
+    construct with a position on the path that crossed the limit."""
+    stack = [(tree, 0, None)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, where = stack.pop()
+        where = node if hasattr(node, "lineno") else where
         if depth > MAX_AST_DEPTH:
-            raise _err(node, f"nested more than {MAX_AST_DEPTH} levels deep")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+            raise _err(where, f"nested more than {MAX_AST_DEPTH} levels deep (a chain of n "
+                              f"operands of and/or, comparisons or min/max counts n levels)")
+        below = depth + chain_levels(node)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(node, ast.Call) and child is node.func:
+                stack.append((child, depth + 1, where))
+            else:
+                stack.append((child, below, where))
 
 
 def literal_value(node: ast.expr) -> int | None:

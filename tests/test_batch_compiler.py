@@ -384,11 +384,17 @@ LIMITS = [  # (what, tokens, lits, nparams, nnames, opt, status: OK or the rejec
     ("100 nested constant sums -O1", constant_sum(100), [1], 1, 1, 1, S.OK),
     ("26 variables, 3 nested fors", for_loops(26), [3], 0, 26, 1, S.OK),
     ("27 variables, 3 nested fors", for_loops(27), [3], 0, 27, 1, S.E_FOR_TEMPS),
-    ("comparison chain of 700",
-     HEADER + [T.RETURN] + [T.NAME0, T.LT] * 700 + [T.NAME0, T.NEWLINE, T.DEDENT], [], 1, 1,
-     1, S.OK),
-    ("min of 700", HEADER + [T.RETURN, T.MIN, T.LPAR] + [T.NAME0, T.COMMA] * 700 +
-     [T.NAME0, T.RPAR, T.NEWLINE, T.DEDENT], [], 1, 1, 1, S.OK),
+    # a flat chain of n operands counts n levels (frontend.chain_levels): 396 fit below the
+    # function's own levels within MAX_AST_DEPTH = 400, 397 do not
+    *[(f"comparison chain of {n}",
+       HEADER + [T.RETURN] + [T.NAME0, T.LT] * (n - 1) + [T.NAME0, T.NEWLINE, T.DEDENT], [], 1,
+       1, 1, want) for n, want in ((300, S.OK), (396, S.OK), (397, S.E_DEEP), (700, S.E_DEEP))],
+    *[(f"and chain of {n}",
+       HEADER + [T.RETURN] + [T.NAME0, T.AND] * (n - 1) + [T.NAME0, T.NEWLINE, T.DEDENT], [], 1,
+       1, 1, want) for n, want in ((396, S.OK), (397, S.E_DEEP))],
+    *[(f"min of {n}", HEADER + [T.RETURN, T.MIN, T.LPAR] + [T.NAME0, T.COMMA] * (n - 1) +
+       [T.NAME0, T.RPAR, T.NEWLINE, T.DEDENT], [], 1, 1, 1, want)
+      for n, want in ((300, S.OK), (396, S.OK), (397, S.E_DEEP), (700, S.E_DEEP))],
 ]
 
 

@@ -112,3 +112,30 @@ def test_out_of_fuel_raises():
     prog = kiln.compile("def f(a):\n    while True:\n        a += 1\n    return a\n")
     with pytest.raises(kiln.OutOfFuel):
         prog.run([[0]], fuel=1000)
+
+
+def _chain(kind: str, n: int) -> str:
+    operands = ["a", "b"] * (n // 2)
+    if kind in ("min", "max"):
+        return f"def f(a, b):\n    return {kind}({', '.join(operands)})\n"
+    if kind == "minmin":
+        m = f"min({', '.join(operands)})"
+        return f"def f(a, b):\n    return {m} == {m}\n"
+    op = {"and": "and", "or": "or", "cmp": "<"}[kind]
+    return f"def f(a, b):\n    return {f' {op} '.join(operands)}\n"
+
+
+@pytest.mark.parametrize("kind", ["and", "or", "min", "cmp", "minmin"])
+def test_long_flat_chains_are_a_compile_error_at_the_depth_limit(kind):
+    """Chains of thousands of operands once raised RecursionError (or ran for minutes at -O2):
+    a chain of n operands counts as n levels of nesting, against MAX_AST_DEPTH."""
+    from kiln.compilers.frontend import MAX_AST_DEPTH
+
+    kiln.compile(_chain(kind, 100), 2)
+    for n in (MAX_AST_DEPTH + 2, 20_000):
+        for opt in (0, 2):
+            with pytest.raises(kiln.CompileError, match="nested more than") as exc:
+                kiln.compile(_chain(kind, n), opt)
+            assert exc.value.lineno == 2 and exc.value.col > 0
+        with pytest.raises(kiln.CompileError, match="nested more than"):
+            kiln.interpret(_chain(kind, n), [[1, 2]])

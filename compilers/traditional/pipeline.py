@@ -68,4 +68,9 @@ def _run(steps, value, trace: Trace | None):
 def compile_source(source: str, opt: int = 1) -> tuple[frontend.Function, np.ndarray]:
     """Parse, check and compile source text."""
     check_opt(opt)
-    return (fn := frontend.parse_function(source)), compile_function(fn, opt)
+    fn = frontend.parse_function(source)
+    try:
+        return fn, compile_function(fn, opt)
+    except RecursionError:  # the front end's depth limit should make this unreachable
+        raise CompileError(f"program nested too deeply to compile (at most "
+                           f"{frontend.MAX_AST_DEPTH} levels)") from None
