@@ -3,6 +3,13 @@
 The public facade: ``compile`` a kiln source (a Python subset on int32) to a ``Program`` of the
 structured stack ISA, ``interpret`` a source with the reference interpreter, and the errors that
 bad input raises.
+
+Where the code lives: the ``kiln`` namespace maps onto the repository's top-level folders
+(pyproject's ``[tool.setuptools.package-dir]``): ``kiln.compilers`` is ``compilers/``,
+``kiln.envs`` is ``envs/``, ``kiln.agents`` is ``agents/``, ``kiln.training`` is ``training/``;
+only this facade, the CLI and the benchmarks (``kiln.bench``) live in ``kiln/``. So
+``from .compilers import ...`` here reads ``compilers/``, which resolves once kiln is installed
+(``pip install -e .`` in a checkout).
 """
 from __future__ import annotations
 
@@ -28,7 +35,14 @@ def _choose_threading_layer() -> None:
 
 _choose_threading_layer()
 
-from .compilers.frontend import CompileError  # noqa: E402  (after the threading layer)
+try:
+    from .compilers.frontend import CompileError  # noqa: E402  (after the threading layer)
+except ModuleNotFoundError as error:  # a checkout on sys.path without the install's mapping
+    if error.name != f"{__name__}.compilers":
+        raise
+    raise ImportError("kiln.compilers is not importable: kiln maps its top-level folders into "
+                      "the kiln namespace at install time; run `pip install -e .` in the "
+                      "checkout first") from error
 from .compilers.interpreter import OutOfFuel, interpret  # noqa: E402
 from .compilers.program import Program  # noqa: E402
 from .compilers.validate import ValidationError  # noqa: E402

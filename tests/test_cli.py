@@ -98,14 +98,14 @@ def test_version(capsys):
 
 def test_bench_help_names_every_section():
     from kiln.cli import BENCH_SECTIONS
-    from kiln.training.bench import SECTIONS
+    from kiln.bench import SECTIONS
 
     assert BENCH_SECTIONS == tuple(SECTIONS)
 
 
 @pytest.mark.parametrize("make", ["missing_dir", "directory", "read_only", "device"])
 def test_bench_json_path_is_checked_before_the_work(capsys, tmp_path, monkeypatch, make):
-    import kiln.training.bench as bench
+    import kiln.bench as bench
 
     ran = []
     monkeypatch.setattr(bench, "run_bench", lambda cfg: ran.append(cfg))
@@ -122,7 +122,7 @@ def test_bench_json_path_is_checked_before_the_work(capsys, tmp_path, monkeypatc
 
 
 def test_bench_writes_no_file_unless_asked(capsys, tmp_path, monkeypatch):
-    import kiln.training.bench as bench
+    import kiln.bench as bench
 
     seen = []
     monkeypatch.setattr(bench, "run_bench", lambda cfg: seen.append(cfg))
@@ -133,7 +133,7 @@ def test_bench_writes_no_file_unless_asked(capsys, tmp_path, monkeypatch):
 
 
 def test_interrupt_inside_compiled_code_is_one_line(capsys, monkeypatch):
-    import kiln.training.bench as bench
+    import kiln.bench as bench
 
     def interrupted(cfg):  # what numba raises when Ctrl-C lands inside compiled code
         try:
