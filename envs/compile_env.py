@@ -317,8 +317,11 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     1. Termination: ``eos`` (the program is verified and scored), or an invalid action.
     2. Truncation: by ``gymnasium.make``'s ``TimeLimit`` at ``max_episode_steps`` (registered
        as 128, the default ``max_len``). The mask reserves room to finish, so a masked agent
-       always terminates within ``max_len`` steps; the limit only truncates when it is set
-       below ``max_len``.
+       always terminates within ``max_len`` steps. An episode that takes exactly
+       ``max_episode_steps`` steps ends with ``terminated=True`` *and* ``truncated=True``
+       (``TimeLimit`` flags every episode that reaches the limit): the program was still
+       verified and scored, so treat ``terminated`` as final (no bootstrapping) whenever it is
+       set. Only a limit below ``max_len`` cuts episodes short.
 
     Stepping an ended episode raises ``RuntimeError``: call ``reset``.
 

@@ -298,3 +298,17 @@ def test_masked_token_is_refused():
         refused, reward, _ = compile_env.step_env(state, token, params)
         assert refused.outcome == Outcome.INVALID_ACTION and refused.tokens == ()
         assert reward == params.invalid_action_penalty
+
+
+def test_an_episode_of_max_len_steps_is_terminated_and_truncated_as_documented() -> None:
+    env = gym.make("kiln/Compile-v0", source="suite", params=EnvParams(max_len=4),
+                   max_episode_steps=4)
+    _, info = env.reset(seed=0, options={"program": "sign"})
+    steps, terminated, truncated = 0, False, False
+    while not (terminated or truncated):
+        allowed = info["action_mask"].nonzero()[0]
+        token = int(allowed[-1]) if len(allowed) > 1 else int(allowed[0])  # avoid eos if we can
+        _, _, terminated, truncated, info = env.step(token)
+        steps += 1
+    assert steps == 4 and terminated and truncated
+    assert "terminated=True`` *and* ``truncated=True``" in CompileEnv.__doc__
