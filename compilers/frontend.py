@@ -93,9 +93,23 @@ def parse_function(source: str) -> Function:
         raise CompileError(f"source nested more than {MAX_AST_DEPTH} levels deep") from None
     except ValueError as exc:  # null bytes, integer literals of over 4300 digits
         raise CompileError(f"not valid Python: {exc}") from None
-    _check_depth(tree)
-    with deep_recursion():
-        return _Checker(source).module(tree)
+    try:
+        _check_depth(tree)
+        with deep_recursion():
+            return _Checker(source).module(tree)
+    except CompileError as exc:
+        raise _in_characters(exc, source) from None
+
+
+def _in_characters(exc: CompileError, source: str) -> CompileError:
+    """``exc`` with its column counted in characters: ``ast`` counts UTF-8 bytes, so a line
+    with ``é`` before the error would report a column past the character."""
+    lines = source.splitlines()
+    if not exc.col or not 1 <= exc.lineno <= len(lines):
+        return exc
+    prefix = lines[exc.lineno - 1].encode("utf-8")[:exc.col - 1]
+    col = len(prefix.decode("utf-8", errors="ignore")) + 1
+    return exc if col == exc.col else CompileError(exc.msg, exc.lineno, col)
 
 
 def chain_levels(node: ast.AST) -> int:

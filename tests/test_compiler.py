@@ -139,3 +139,16 @@ def test_long_flat_chains_are_a_compile_error_at_the_depth_limit(kind):
             assert exc.value.lineno == 2 and exc.value.col > 0
         with pytest.raises(kiln.CompileError, match="nested more than"):
             kiln.interpret(_chain(kind, n), [[1, 2]])
+
+
+@pytest.mark.parametrize("source,snippet", [
+    ("def f(a):\n    é = 1; return a / 2\n", "a / 2"),
+    ("def f(a):\n    ééé = 1; return a / 2\n", "a / 2"),
+    ("def f(a):\n    ééé = 1; return a $ 2\n", "$ 2"),
+])
+def test_error_columns_count_characters_not_bytes(source, snippet):
+    """Columns were UTF-8 byte offsets: past the error on lines with non-ASCII text."""
+    with pytest.raises(kiln.CompileError) as exc:
+        kiln.compile(source)
+    line = source.splitlines()[exc.value.lineno - 1]
+    assert line[exc.value.col - 1:].startswith(snippet), (exc.value, line)
