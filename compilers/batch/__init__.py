@@ -84,8 +84,14 @@ def compile_batch(batch: TokenBatch, opt: int = 1, max_code: int = DEFAULT_MAX_C
     if isinstance(max_code, bool) or not isinstance(max_code, (int, np.integer)) \
             or not 1 <= max_code <= MAX_CODE_LIMIT:
         raise ValueError(f"max_code must be an int in 1..{MAX_CODE_LIMIT}, got {max_code!r}")
+    if not isinstance(batch, TokenBatch):
+        raise TypeError(f"compile_batch takes a TokenBatch, got {type(batch).__name__}")
     columns = [batch.tokens, batch.lengths, batch.lits, batch.nlits, batch.nparams,
                batch.nnames]
+    for name, column in zip(_COLUMNS, columns):
+        if not isinstance(column, torch.Tensor):
+            raise TypeError(f"TokenBatch.{name} must be a torch tensor, got "
+                            f"{type(column).__name__}")
     device = batch.tokens.device
     programs = batch.tokens.shape[0]
     if [c.dim() for c in columns] != [2, 1, 2, 1, 1, 1] or \

@@ -127,6 +127,16 @@ class GenConfig:
             if not ok:
                 raise ValueError(f"GenConfig: {what}")
 
+        for f in fields(self):  # each knob's type is its default's: bool, int or float
+            value, kind = getattr(self, f.name), type(f.default)
+            ok = (isinstance(value, bool) if kind is bool
+                  else isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                  if kind is int
+                  else isinstance(value, (int, float, np.integer, np.floating))
+                  and not isinstance(value, bool) and np.isfinite(value))
+            if not ok:
+                raise TypeError(f"GenConfig.{f.name} must be a {kind.__name__}, got {value!r}")
+
         need(1 <= self.min_stmts <= self.max_stmts <= 1000,
              "need 1 <= min_stmts <= max_stmts <= 1000")
         need(0 <= self.max_depth <= MAX_DEPTH, f"max_depth must be in 0..{MAX_DEPTH}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from typing import NamedTuple
 
-from .status import MAX_FUEL
+from .status import MAX_FUEL, Linked
 
 
 class BatchDims(NamedTuple):
@@ -58,6 +58,9 @@ def check_linked(jump_shape: tuple[int, ...], status_shape: tuple[int, ...],
 
 def check_bound(linked, code) -> None:
     """ValueError unless ``linked`` came from ``link`` of this very ``code`` object."""
+    if not isinstance(linked, Linked):
+        raise TypeError(f"linked must be the Linked that link(code, lengths) returned, got "
+                        f"{type(linked).__name__}")
     if linked.code is None or linked.lengths is None:
         raise ValueError("linked must come from kiln.compilers.vm.link(code, lengths): it "
                          "records the code and lengths it validated")
