@@ -17,6 +17,7 @@ from .compilers.isa import wrap
 from .compilers.program import CALL_FUEL
 from .compilers.vm.status import MAX_FUEL
 from .fileio import OutputPathError, check_output_path
+from .firstuse import notice_if_cold
 
 EXIT_USAGE = 2
 EXIT_OUTPUT = 1      # the work ran but its output could not be written
@@ -97,6 +98,7 @@ def cmd_compile(args) -> int:
 
 def cmd_run(args) -> int:
     """Run a compiled file on one argument list and print the result."""
+    notice_if_cold()
     prog = _compile_file(args)
     if len(args.args) != prog.nparams:
         raise UsageError(f"{prog.name} takes {prog.nparams} argument(s) "
@@ -119,6 +121,7 @@ def cmd_bench(args) -> int:
     if unknown:
         raise UsageError(f"unknown section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
     json_path = _output_path(args.json)
+    notice_if_cold()
     if args.device.startswith("cuda"):
         import torch
 

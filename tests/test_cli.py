@@ -153,3 +153,13 @@ def test_full_disk_is_one_line_error():
     assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("kiln: error: cannot write output") \
         and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_first_use_says_that_kernels_compile(capsys, tmp_path, monkeypatch):
+    from kiln import firstuse
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # an empty cache: cold
+    assert not firstuse.kernels_cached()
+    monkeypatch.setattr(firstuse, "kernels_cached", lambda: False)
+    status, out, err = run_cli(capsys, "run", str(GCD), "12", "18")
+    assert status == 0 and out == "6\n" and err == firstuse.NOTICE + "\n"
