@@ -152,3 +152,18 @@ def test_error_columns_count_characters_not_bytes(source, snippet):
         kiln.compile(source)
     line = source.splitlines()[exc.value.lineno - 1]
     assert line[exc.value.col - 1:].startswith(snippet), (exc.value, line)
+
+
+def test_limit_errors_point_at_the_construct_that_crossed_the_limit():
+    """"control flow nested too deeply" and "expression too deep" once said line 0."""
+    nested = "def f(a):\n" + "".join("    " * (i + 1) + f"while a < {i}:\n" for i in range(17)) \
+        + "    " * 18 + "a += 1\n    return a\n"
+    with pytest.raises(kiln.CompileError, match="control flow nested too deeply") as exc:
+        kiln.compile(nested)
+    assert (exc.value.lineno, exc.value.col) == (18, 4 * 17 + 1)  # 17th while: 34 > 32 blocks
+    expr = "a"
+    for _ in range(70):
+        expr = f"a - ({expr})"
+    with pytest.raises(kiln.CompileError, match="expression too deep") as exc:
+        kiln.compile(f"def f(a):\n    b = 1\n    return {expr}\n", 0)
+    assert exc.value.lineno == 3 and exc.value.col > 100
