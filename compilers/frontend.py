@@ -90,7 +90,8 @@ def parse_function(source: str) -> Function:
         raise CompileError(f"not valid Python: {exc.msg}", exc.lineno or 0,
                            exc.offset or 0) from None
     except (RecursionError, MemoryError):
-        raise CompileError(f"source nested more than {MAX_AST_DEPTH} levels deep") from None
+        raise CompileError(f"source nested more than {MAX_AST_DEPTH} levels deep",
+                           *_busiest_line(source)) from None
     except ValueError as exc:  # null bytes, integer literals of over 4300 digits
         raise CompileError(f"not valid Python: {exc}") from None
     try:
@@ -99,6 +100,26 @@ def parse_function(source: str) -> Function:
             return _Checker(source).module(tree)
     except CompileError as exc:
         raise _in_characters(exc, source) from None
+
+
+def _busiest_line(source: str) -> tuple[int, int]:
+    """``(lineno, col)`` of the start of the logical line with the most tokens: where a
+    construct too deep for Python's own parser is (its parser fails without a position)."""
+    import io
+    import tokenize
+
+    counts: dict[tuple[int, int], int] = {}
+    start = None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.NL):
+                start = None
+            elif tok.type not in (tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT):
+                start = start or (tok.start[0], tok.start[1] + 1)
+                counts[start] = counts.get(start, 0) + 1
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return max(counts, key=counts.get) if counts else (0, 0)
 
 
 def _in_characters(exc: CompileError, source: str) -> CompileError:

@@ -167,3 +167,11 @@ def test_limit_errors_point_at_the_construct_that_crossed_the_limit():
     with pytest.raises(kiln.CompileError, match="expression too deep") as exc:
         kiln.compile(f"def f(a):\n    b = 1\n    return {expr}\n", 0)
     assert exc.value.lineno == 3 and exc.value.col > 100
+
+
+@pytest.mark.parametrize("expr", ["-" * 5000 + "a", "not " * 5000 + "a",
+                                  "a if a else " * 3000 + "a"])
+def test_too_deep_for_pythons_parser_still_has_a_position(expr):
+    with pytest.raises(kiln.CompileError, match="nested more than") as exc:
+        kiln.compile(f"def f(a):\n    b = a\n    return {expr}\n")
+    assert (exc.value.lineno, exc.value.col) == (3, 5)
