@@ -78,7 +78,7 @@ class CycleConfig:
     """Batch sizes B for kiln's pipelines (default: 1 to 65,536, quick: 1 to 64)."""
     cpu_max_batch: int = 0
     """Largest B for the CPU pipelines (default 4,096; quick 64): beyond it they are linear."""
-    json_path: str | None = "bench_cycle.json"
+    json_path: str | None = None
     """Where to write the rows and metadata (None: don't)."""
     seed: int = 0
     """Seed of the tasks and test inputs."""
