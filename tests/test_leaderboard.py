@@ -251,3 +251,16 @@ def test_cli_errors_are_one_line(tmp_path, capsys, argv, message):
     assert main(["leaderboard", "--device", "cpu", *argv]) == 2
     out, err = capsys.readouterr()
     assert err.startswith("kiln: error: ") and message in err and len(err.splitlines()) == 1
+
+
+def test_a_function_without_a_token_form_is_ranked_too(tmp_path):
+    """More distinct literals than the token form holds: valid kiln, no batched compiling."""
+    source = "def many(a):\n" + "".join(f"    a = a ^ {1000 + i}\n" for i in range(70)) + \
+        "    return a\n"
+    (tmp_path / "many.py").write_text(source)
+    task = suite_dir(tmp_path)
+    assert task.errors == () and [p.name for p in task.programs] == ["many"]
+    for opt in (0, 1, 2):
+        compiled = TraditionalEntry(opt).compile(task, "cpu")
+        assert np.array_equal(compiled.codes[0], kiln.compile(source, opt).code)
+        assert score_code(task, compiled.codes, compiled.errors)[0].passed

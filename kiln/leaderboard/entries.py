@@ -15,7 +15,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from .tasks import Task
+from .tasks import Task, token_form
 
 MAX_CODE = 4096  # the batched compiler's code width: room for the deep set's programs
 
@@ -44,7 +44,8 @@ class Entry(Protocol):
 
 class TraditionalEntry:
     """kiln's traditional compiler at ``-O{opt}``: the batched compiler on the device for
-    ``-O0``/``-O1`` (bit-identical to the reference), the reference compiler for ``-O2``."""
+    ``-O0``/``-O1`` (bit-identical to the reference compiler, which takes the programs that
+    have no token form), the reference compiler for ``-O2``."""
 
     approach = "traditional"
 
@@ -55,25 +56,33 @@ class TraditionalEntry:
         self.name = f"-O{opt}"
 
     def compile(self, task: Task, device: torch.device) -> Compiled:
+        import kiln
+
         sources = [p.source for p in task.programs]
-        if self.opt == 2 or not sources:
-            import kiln
+        codes: list[np.ndarray | None] = [None] * len(sources)
+        errors: list[str | None] = [None] * len(sources)
+        batched = [] if self.opt == 2 else \
+            [i for i, s in enumerate(sources) if token_form(s) is not None]
+        if batched:
+            from ..compilers.batch import compile_batch, status_message
+            from ..compilers.tokens import TokenBatch
 
-            return Compiled(tuple(kiln.compile(s, 2).code for s in sources),
-                            (None,) * len(sources))
-        from ..compilers.batch import compile_batch, status_message
-        from ..compilers.tokens import TokenBatch
-
-        out = compile_batch(TokenBatch.from_sources(sources, device), self.opt, MAX_CODE)
-        code, lengths, status = (x.cpu().numpy() for x in (out.code, out.lengths, out.status))
-        return Compiled(
-            tuple(code[i, :lengths[i]].copy() if status[i] == 0 else None
-                  for i in range(len(sources))),
-            tuple(None if status[i] == 0 else f"batched compiler: {status_message(int(status[i]))}"
-                  for i in range(len(sources))))
+            out = compile_batch(TokenBatch.from_sources([sources[i] for i in batched], device),
+                                self.opt, MAX_CODE)
+            code, lengths, status = (x.cpu().numpy() for x in (out.code, out.lengths,
+                                                               out.status))
+            for row, i in enumerate(batched):
+                if status[row] == 0:
+                    codes[i] = code[row, :lengths[row]].copy()
+                else:
+                    errors[i] = f"batched compiler: {status_message(int(status[row]))}"
+        for i in sorted(set(range(len(sources))) - set(batched)):
+            codes[i] = kiln.compile(sources[i], self.opt).code  # no token form, or -O2
+        return Compiled(tuple(codes), tuple(errors))
 
     def provenance(self) -> dict[str, str]:
-        how = "reference compiler" if self.opt == 2 else "batched compiler on the device"
+        how = "reference compiler" if self.opt == 2 else \
+            "batched compiler on the device; the reference one for programs without a token form"
         return {"approach": self.approach, "compiler": f"kiln traditional -O{self.opt} ({how})"}
 
 

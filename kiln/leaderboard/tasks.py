@@ -26,6 +26,7 @@ import torch
 
 from ..compilers.evaluation import FUEL
 from ..compilers.programs.generator import GenConfig, generate_batch
+from ..compilers.tokens import TokenizedSource
 
 QUICK_PROGRAMS = 24  # programs per generated set with ``quick``
 FULL_PROGRAMS = 256  # programs per generated set otherwise
@@ -94,19 +95,35 @@ class Task:
         return h.hexdigest()
 
 
-def make_inputs(source: str, seed: int) -> np.ndarray:
-    """The protocol's test inputs for one program: int32 ``[NUM_TESTS, nparams]``."""
+def token_form(source: str) -> TokenizedSource | None:
+    """The token form of a kiln function, or None for one that has none (it holds more
+    distinct literals than the token form's table)."""
+    from ..compilers.frontend import CompileError
+    from ..compilers.tokens import tokenize
+
+    try:
+        return tokenize(source)
+    except CompileError:
+        return None
+
+
+def make_inputs(source: str, nparams: int, seed: int) -> np.ndarray:
+    """The protocol's test inputs for one program: int32 ``[NUM_TESTS, nparams]`` (without
+    literal rows where the program has no token form)."""
     from ..compilers.evaluation import NUM_TESTS, test_inputs
     from ..compilers.hashing import split_key
-    from ..compilers.tokens import NUM_LITS, tokenize
+    from ..compilers.tokens import NUM_LITS
 
-    tokenized = tokenize(source)
+    tokenized = token_form(source)
     lits = torch.zeros((1, NUM_LITS), dtype=torch.int32)
-    lits[0, :tokenized.nlits] = torch.from_numpy(tokenized.lits)
+    nlits = 0
+    if tokenized is not None:
+        nlits = tokenized.nlits
+        lits[0, :nlits] = torch.from_numpy(tokenized.lits)
     key_lo, key_hi = split_key(seed, 1)
     rows = test_inputs(key_lo, key_hi, torch.zeros(1, dtype=torch.int64), NUM_TESTS, lits=lits,
-                       nlits=torch.tensor([tokenized.nlits]), literal_rows=LITERAL_ROWS)
-    return rows[0, :, :tokenized.nparams].numpy()
+                       nlits=torch.tensor([nlits]), literal_rows=LITERAL_ROWS)
+    return rows[0, :, :nparams].numpy()
 
 
 def _counted_outputs(source: str, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,9 +148,12 @@ def _counted_outputs(source: str, inputs: np.ndarray) -> tuple[np.ndarray, np.nd
 
 def make_program(name: str, source: str, seed: int) -> TaskProgram:
     """A program with its seeded tests and the interpreter's outputs on them."""
-    inputs = make_inputs(source, seed)
+    import kiln
+
+    nparams = kiln.compile(source, 0).nparams
+    inputs = make_inputs(source, nparams, seed)
     expected, counted = _counted_outputs(source, inputs)
-    return TaskProgram(name, source, inputs.shape[1], inputs, expected, counted)
+    return TaskProgram(name, source, nparams, inputs, expected, counted)
 
 
 def _stable_seed(*parts: str | int) -> int:

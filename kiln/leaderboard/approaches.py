@@ -1,0 +1,62 @@
+"""The neural approach as a leaderboard entry, from a neural compiler checkpoint.
+
+``neural``: ``compilers.neural.compile_sources``: ``samples`` candidates per program (the first
+the greedy one; sampling is counter-based, so a rerun draws the same), the cheapest that passes
+the approach's own tests against the traditional compiler, else no code for that program.
+Programs longer than the model reads get no code, with that reason. A submission whose
+artifact is a checkpoint (kind ``neural``) is rerun through ``NeuralEntry``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .entries import Compiled
+from .tasks import Task
+
+
+def default_checkpoint() -> str:
+    """The checkpoint shipped with kiln (``compilers.neural.DEFAULT_CHECKPOINT``)."""
+    from ..compilers.neural import DEFAULT_CHECKPOINT
+
+    return str(DEFAULT_CHECKPOINT)
+
+
+class NeuralEntry:
+    """The neural compiler at ``checkpoint`` (default: the shipped one)."""
+
+    approach = "neural"
+
+    def __init__(self, checkpoint: str | Path | None = None, samples: int = 1,
+                 name: str = "neural"):
+        from ..agents.checkpoint import read_metadata
+
+        self.checkpoint = str(checkpoint) if checkpoint is not None else default_checkpoint()
+        self.meta = read_metadata(self.checkpoint)  # CheckpointError now, not after the tasks
+        self.samples = samples
+        self.name = name
+
+    def compile(self, task: Task, device: torch.device) -> Compiled:
+        from ..compilers.neural import compile_sources, load_model
+        from ..compilers.tokens import TokenBatch
+
+        model, _ = load_model(self.checkpoint, device)
+        sources = [p.source for p in task.programs]
+        lengths = TokenBatch.from_sources(sources).lengths.tolist()
+        fits = [i for i, n in enumerate(lengths) if n <= model.config.max_source_len]
+        programs = compile_sources([sources[i] for i in fits], self.samples,
+                                   checkpoint=self.checkpoint, device=device)
+        codes: list = [None] * len(sources)
+        errors = [f"{n} source tokens: longer than the model reads "
+                  f"({model.config.max_source_len})" for n in lengths]
+        for i, program in zip(fits, programs):
+            codes[i] = None if program is None else program.code
+            errors[i] = (f"none of the {self.samples} sample(s) passed the neural compiler's "
+                         f"tests") if program is None else None
+        return Compiled(tuple(codes), tuple(errors))
+
+    def provenance(self) -> dict[str, str]:
+        return {"approach": self.approach, "checkpoint": self.checkpoint,
+                "weights_sha256": str(self.meta["weights_sha256"])[:16],
+                "samples": str(self.samples)}
