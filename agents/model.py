@@ -201,22 +201,25 @@ class Seq2Seq(nn.Module):
         kv = [block.memory(x) for block in self.decoder]
         return Memory(tuple(k for k, _ in kv), tuple(v for _, v in kv), attend)
 
-    def _heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        x = self.decoder_norm(x)
-        return self.logits(x), self.value(x)[..., 0]
-
-    def decode(self, memory: Memory, target_in: torch.Tensor,
-               rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Teacher-forced decoding: ``target_in`` int ``[B, T]`` (``BOS`` then the target
-        tokens) gives logits ``[B, T, VOCAB_SIZE]`` for the next token at every position and
-        values ``[B, T]``. ``rows`` (int ``[B]``) picks each sequence's memory row; None: B is a
-        multiple of the memory's N and sequences come in equal groups per row."""
+    def hidden(self, memory: Memory, target_in: torch.Tensor,
+               rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Teacher-forced decoder states ``[B, T, d_model]`` (after the final norm, before the
+        heads): ``target_in`` int ``[B, T]`` is ``BOS`` then the target tokens. ``rows`` (int
+        ``[B]``) picks each sequence's memory row; None: B is a multiple of the memory's N and
+        sequences come in equal groups per row."""
         t = target_in.shape[1]
         position = torch.arange(t, device=target_in.device)
         x = self.target_embed(target_in.long()) + self.target_position(position)
         for block, k, v in zip(self.decoder, memory.keys, memory.values):
             x = block(x, k, v, memory.attend, rows)
-        return self._heads(x)
+        return self.decoder_norm(x)
+
+    def decode(self, memory: Memory, target_in: torch.Tensor,
+               rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits ``[B, T, VOCAB_SIZE]`` for the next token at every position and values
+        ``[B, T]``: the heads of ``hidden(memory, target_in, rows)``."""
+        x = self.hidden(memory, target_in, rows)
+        return self.logits(x), self.value(x)[..., 0]
 
     def forward(self, source: torch.Tensor, lits: torch.Tensor, target_in: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -257,8 +260,8 @@ class Seq2Seq(nn.Module):
                                        memory.values):
             x = block.step(x, ck, cv, lanes, position, k, v, memory.attend, rows)
         position.add_(1).clamp_(max=self.config.max_target_len - 1)
-        logits, value = self._heads(x[:, 0])
-        return logits, value
+        x = self.decoder_norm(x[:, 0])
+        return self.logits(x), self.value(x)[:, 0]
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
