@@ -94,8 +94,8 @@ def _seconds(fn, repeats: int = 3) -> float:
 
 
 def check_cuda_sampling(model: Seq2Seq, batch: TokenBatch) -> dict[str, Any]:
-    """The eager decode loop under sync debug mode "error", and graph == eager (greedy and
-    sampled) on ``batch``; raises on a synchronisation or a mismatch."""
+    """The eager decode loop under sync debug mode "error" (a synchronisation raises), and
+    whether the CUDA graph's candidates equal the eager loop's (greedy and sampled)."""
     width = source_width(batch, model)
     batch = batch.to(model.logits.weight.device)
     out = {}
@@ -104,11 +104,8 @@ def check_cuda_sampling(model: Seq2Seq, batch: TokenBatch) -> dict[str, Any]:
                        cuda_graph=False, width=width, sync_check=True)
         graph = sample(model, batch, 4, temperature=temperature, max_len=64, seed=5,
                        cuda_graph=True, width=width)
-        same = bool(torch.equal(eager.tokens, graph.tokens))
-        out[f"graph_equals_eager_t{temperature:g}"] = same
-        if not same:
-            raise AssertionError(f"CUDA graph and eager sampling differ at temperature "
-                                 f"{temperature}")
+        out[f"graph_equals_eager_t{temperature:g}"] = bool(torch.equal(eager.tokens,
+                                                                       graph.tokens))
     out["sync_free_decode_loop"] = True
     return out
 
@@ -189,18 +186,21 @@ def main(argv: list[str] | None = None) -> int:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     report: dict[str, Any] = {"meta": metadata(device)}
 
-    def record(key: str, value: Any) -> None:
-        report[key] = value
+    def record(key: str, measure) -> None:
+        try:
+            report[key] = measure()
+        except Exception as e:  # keep what the other parts measure
+            report[key] = {"error": f"{type(e).__name__}: {e}"}
         (out / "neural_bench.json").write_text(json.dumps(report, indent=2) + "\n")
-        print(key, json.dumps(value), flush=True)
+        print(key, json.dumps(report[key]), flush=True)
 
     if device == "cuda":
         torch.manual_seed(0)
         fresh = Seq2Seq(ModelConfig.preset("small")).to(device).to(torch.bfloat16).eval()
-        record("cuda_sampling_check", check_cuda_sampling(fresh, held_out(256, device)))
+        record("cuda_sampling_check", lambda: check_cuda_sampling(fresh, held_out(256, device)))
     if args.checkpoint:
         model, meta = load_checkpoint(args.checkpoint, device)
-        record("checkpoint", {"step": meta["step"], "training": meta["training"]})
+        report["checkpoint"] = {"step": meta["step"], "training": meta["training"]}
     else:
         config = ImitationConfig(size="tiny" if args.quick else "small", steps=args.steps,
                                  batch_size=args.batch_size, lr=args.lr, device=device,
@@ -208,14 +208,15 @@ def main(argv: list[str] | None = None) -> int:
                                  eval_programs=256 if args.quick else 1024,
                                  run_dir=str(out / "run"), checkpoint_every_s=60)
         model, summary = train(config, progress=False)
-        record("training", summary)
+        record("training", lambda: summary)
     model.eval()
     if device == "cuda":
         model = model.to(torch.bfloat16)
     quick = args.quick
-    record("correctness", correctness(model, 256 if quick else 10_000, 4 if quick else 16))
-    record("sampling_speed", sampling_speed(model, 64 if quick else 16384))
-    record("neural_loop", neural_loop(model, 16 if quick else 4096, 4 if quick else 64))
+    record("correctness", lambda: correctness(model, 256 if quick else 10_000,
+                                              4 if quick else 16))
+    record("sampling_speed", lambda: sampling_speed(model, 64 if quick else 16384))
+    record("neural_loop", lambda: neural_loop(model, 16 if quick else 4096, 4 if quick else 64))
     return 0
 
 
