@@ -121,7 +121,7 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
                       torch.full((lanes, MAX_NEST), -1, dtype=torch.int64, device=device),
                       torch.zeros((lanes, VOCAB_SIZE), dtype=torch.bool, device=device))
     state.mask.copy_(lane_mask(state, nlits, params, tables))
-    cache = model.new_cache(lanes, device)
+    cache = model.new_cache(lanes, device, length=max_len)
     only_eos = torch.arange(VOCAB_SIZE, device=device) == EOS
     lane_ids = torch.arange(lanes, device=device)
     greedy = (lane_ids % samples == 0) if greedy_first else None
