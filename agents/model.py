@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..compilers import tokens as source_vocab
-from ..compilers.vocab import IMM_MAX, IMM_MIN, VOCAB_SIZE
+from ..compilers.vocab import IMM_MAX, IMM_MIN, TARGET_VOCAB_SIZE
 from .config import ModelConfig
 
-BOS = VOCAB_SIZE  # the decoder's first input: one id past the target vocabulary
+BOS = TARGET_VOCAB_SIZE  # the decoder's first input: one id past the target vocabulary
 # Literal value buckets: the immediates IMM_MIN..IMM_MAX, one below, one above, and "not a
 # literal" for every other source token.
 _LIT_LOW, _LIT_HIGH = IMM_MIN - 1, IMM_MAX + 1
@@ -172,16 +172,16 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.config = c = config
         d = c.d_model
-        self.source_embed = nn.Embedding(source_vocab.VOCAB_SIZE, d)
+        self.source_embed = nn.Embedding(source_vocab.SOURCE_VOCAB_SIZE, d)
         self.literal_embed = nn.Embedding(NOT_A_LITERAL + 1, d)
         self.source_position = nn.Embedding(c.max_source_len, d)
         self.encoder = nn.ModuleList(EncoderBlock(c) for _ in range(c.encoder_layers))
         self.encoder_norm = nn.LayerNorm(d)
-        self.target_embed = nn.Embedding(VOCAB_SIZE + 1, d)
+        self.target_embed = nn.Embedding(TARGET_VOCAB_SIZE + 1, d)
         self.target_position = nn.Embedding(c.max_target_len, d)
         self.decoder = nn.ModuleList(DecoderBlock(c) for _ in range(c.decoder_layers))
         self.decoder_norm = nn.LayerNorm(d)
-        self.logits = nn.Linear(d, VOCAB_SIZE)
+        self.logits = nn.Linear(d, TARGET_VOCAB_SIZE)
         self.value = nn.Linear(d, 1)
         self.apply(self._init)
 
@@ -230,7 +230,7 @@ class Seq2Seq(nn.Module):
 
     def decode(self, memory: Memory, target_in: torch.Tensor,
                rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits ``[B, T, VOCAB_SIZE]`` for the next token at every position and values
+        """Logits ``[B, T, TARGET_VOCAB_SIZE]`` for the next token at every position and values
         ``[B, T]``: the heads of ``hidden(memory, target_in, rows)``."""
         x = self.hidden(memory, target_in, rows)
         return self.logits(x), self.value(x)[..., 0]
@@ -262,7 +262,7 @@ class Seq2Seq(nn.Module):
     def step(self, memory: Memory, cache: DecoderCache, previous: torch.Tensor,
              reset: torch.Tensor, rows: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Advance every lane by one token: logits ``[B, VOCAB_SIZE]`` for its next token and
+        """Advance every lane by one token: logits ``[B, TARGET_VOCAB_SIZE]`` for its next token and
         the value ``[B]`` of its state.
 
         ``previous`` (int ``[B]``) is the token each lane emitted last; lanes in ``reset``

@@ -6,6 +6,7 @@ with one line on stderr, ``kiln: error: ...``, and a non-zero exit status; never
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -86,7 +87,7 @@ def cmd_compile(args) -> int:
         print(json.dumps({"function": prog.name, "params": list(prog.params),
                           "code": prog.code.tolist(), "asm": prog.asm(),
                           "static_cost": prog.static_cost,
-                          "provenance": dict(prog.provenance)}))
+                          "provenance": dataclasses.asdict(prog.provenance)}))
     else:
         sys.stdout.write(prog.asm())
     return 0

@@ -28,9 +28,10 @@ from ..agents.model import BOS, Seq2Seq, _split
 from ..agents.sampling import Candidates, choose, sample, source_width
 from ..compilers.isa import MAX_NEST
 from ..compilers.tokens import TokenBatch
-from ..compilers.vocab import EOS, VOCAB_SIZE
+from ..compilers.vocab import EOS, TARGET_VOCAB_SIZE
 from ..envs.compile_env import EnvParams
-from ..envs.vector_env import LaneState, _tables, decode, lane_mask, transition
+from ..envs.lanes import LaneState, lane_mask, token_tables, transition
+from ..envs.vector_env import decode
 from .imitation import evaluate, held_out, suite_batch
 
 
@@ -43,13 +44,13 @@ def naive_sample(model: Seq2Seq, batch: TokenBatch, max_len: int) -> Candidates:
     batch = batch.to(device)
     memory = model.encode(batch.tokens[:, :width], batch.lits)
     lanes = len(batch)
-    params, tables = EnvParams(max_len=max_len), _tables(device)
+    params, tables = EnvParams(max_len=max_len), token_tables(device)
     zeros = torch.zeros(lanes, dtype=torch.int64, device=device)
     state = LaneState(zeros, zeros, zeros, zeros,
                       torch.zeros((lanes, max_len), dtype=torch.int32, device=device),
                       zeros, zeros, zeros,
                       torch.full((lanes, MAX_NEST), -1, dtype=torch.int64, device=device),
-                      torch.zeros((lanes, VOCAB_SIZE), dtype=torch.bool, device=device))
+                      torch.zeros((lanes, TARGET_VOCAB_SIZE), dtype=torch.bool, device=device))
     state = state._replace(mask=lane_mask(state, batch.nlits, params, tables))
     keys: list[torch.Tensor | None] = [None] * len(model.decoder)
     values: list[torch.Tensor | None] = [None] * len(model.decoder)
@@ -73,7 +74,7 @@ def naive_sample(model: Seq2Seq, batch: TokenBatch, max_len: int) -> Candidates:
         length += (~done & ~eos).to(torch.int32)
         done = done | eos
         state = state._replace(mask=torch.where(
-            done[:, None], torch.arange(VOCAB_SIZE, device=device) == EOS,
+            done[:, None], torch.arange(TARGET_VOCAB_SIZE, device=device) == EOS,
             lane_mask(state, batch.nlits, params, tables)))
     return Candidates(state.target, decode(state.target, batch.lits, tables), length, logprob)
 
@@ -135,7 +136,7 @@ def neural_loop(model: Seq2Seq, programs: int = 4096, samples: int = 64, tests: 
     """Sample ``samples`` candidates for each of ``programs`` programs and test all of them on
     ``tests`` inputs, on the device; beside it CPython's compile() + calls per candidate."""
     from ..compilers.neural import judge
-    from .bench import BenchConfig, bench_cpython
+    from ..bench.throughput import BenchConfig, bench_cpython
 
     batch = held_out(programs, model.logits.weight.device)
     width = source_width(batch, model)
@@ -175,7 +176,7 @@ def correctness(model: Seq2Seq, held_out_programs: int = 10_000, samples: int = 
 def main(argv: list[str] | None = None) -> int:
     from ..agents.checkpoint import load_checkpoint
     from ..agents.config import ModelConfig
-    from .bench import metadata
+    from ..bench.throughput import metadata
     from .imitation import ImitationConfig, train
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
