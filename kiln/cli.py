@@ -126,6 +126,20 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_imitate(args) -> int:
+    """Run imitation training; print the summary as JSON."""
+    from .training.imitation import ImitationConfig, train
+    from .training.options import from_args
+
+    try:
+        config = from_args(ImitationConfig, args)
+        _, summary = train(config)
+    except ValueError as exc:  # bad settings, a checkpoint to resume that cannot be loaded
+        raise UsageError(str(exc)) from None
+    print(json.dumps(summary))
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -178,6 +192,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default="bench.json", metavar="PATH",
                    help="write every row and the run's metadata here ('' for none)")
     p.set_defaults(func=cmd_bench)
+
+    from .training.imitation import ImitationConfig
+    from .training.options import add_arguments
+
+    p = sub.add_parser("imitate", help="train the neural compiler on the traditional "
+                                       "compiler's code (imitation)",
+                       description="Train the neural compiler by imitation: fresh generated "
+                                   "programs every step, teacher forcing, TensorBoard logs and "
+                                   "checkpoints in --run-dir.")
+    add_arguments(p, ImitationConfig)
+    p.set_defaults(func=cmd_imitate)
     return parser
 
 
