@@ -176,3 +176,14 @@ def test_sample_rejects_bad_arguments():
     long = TokenBatch.from_sources(["def f(x):\n" + "    x = x + 1\n" * 60 + "    return x\n"])
     with pytest.raises(ValueError, match="program 0 has .* source tokens; the model reads"):
         sample(model, long)
+
+
+def test_naive_baseline_samples_what_the_sampler_samples():
+    """The benchmark's baseline (eager, torch.cat KV cache) decodes the same greedy programs."""
+    from kiln.bench.neural import naive_sample
+
+    model = tiny(9)
+    batch = programs(8, 9)
+    naive, fast = naive_sample(model, batch, 40), sample(model, batch, max_len=40)
+    assert torch.equal(naive.tokens, fast.tokens) and torch.equal(naive.lengths, fast.lengths)
+    torch.testing.assert_close(naive.logprob, fast.logprob, atol=1e-4, rtol=1e-4)

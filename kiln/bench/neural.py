@@ -10,7 +10,7 @@
 - ``check_cuda_sampling``: the CUDA decode loop under torch's sync debug mode (any host
   synchronisation raises), and the CUDA graph's candidates equal to the eager loop's.
 
-``python -m kiln.training.bench_neural OUT_DIR`` runs them all (and, with ``--train-s``, trains
+``python -m kiln.bench.neural OUT_DIR`` runs them all (and, with ``--train-s``, trains
 the ``small`` model first), writing ``neural_bench.json`` after each part.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ..compilers.vocab import EOS, TARGET_VOCAB_SIZE
 from ..envs.compile_env import EnvParams
 from ..envs.lanes import LaneState, lane_mask, token_tables, transition
 from ..envs.vector_env import decode
-from .imitation import evaluate, held_out, suite_batch
+from ..training.imitation import evaluate, held_out, suite_batch
 
 
 @torch.no_grad()
@@ -136,7 +136,7 @@ def neural_loop(model: Seq2Seq, programs: int = 4096, samples: int = 64, tests: 
     """Sample ``samples`` candidates for each of ``programs`` programs and test all of them on
     ``tests`` inputs, on the device; beside it CPython's compile() + calls per candidate."""
     from ..compilers.neural import judge
-    from ..bench.throughput import BenchConfig, bench_cpython
+    from .throughput import BenchConfig, bench_cpython
 
     batch = held_out(programs, model.logits.weight.device)
     width = source_width(batch, model)
@@ -176,8 +176,8 @@ def correctness(model: Seq2Seq, held_out_programs: int = 10_000, samples: int = 
 def main(argv: list[str] | None = None) -> int:
     from ..agents.checkpoint import load_checkpoint
     from ..agents.config import ModelConfig
-    from ..bench.throughput import metadata
-    from .imitation import ImitationConfig, train
+    from ..training.imitation import ImitationConfig, train
+    from .throughput import metadata
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("out", help="folder for neural_bench.json (and the run, when training)")
