@@ -21,12 +21,7 @@ from kiln.compilers.programs.suite import load_suite
 SUITE = load_suite()[:12]  # the whole suite takes minutes on a busy CPU; the rest on the GPU
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_shipped_checkpoint_is_in_the_package_and_small():

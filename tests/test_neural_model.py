@@ -24,13 +24,7 @@ from kiln.envs.programs import DEFAULT_GENERATOR
 TABLES = lanes.token_tables(torch.device("cpu"))
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small tensors: extra threads only contend for the cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(seed: int) -> Seq2Seq:

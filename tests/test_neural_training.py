@@ -23,12 +23,7 @@ ADDITIONS = GenConfig(min_stmts=1, max_stmts=2, max_depth=0, min_params=1, max_p
                       ternary=False, expr_depth=1, expr_nodes=1, p_special_lit=0, max_tokens=98)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("seed", [0, 1])
