@@ -83,7 +83,8 @@ def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, *, step: int = 0,
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "kiln_version": __version__,
         "model": model.config.to_dict(), "source_vocab_size": tokens.SOURCE_VOCAB_SIZE,
-        "target_vocab_size": vocab.TARGET_VOCAB_SIZE, "tables_hash": tables_hash(), "step": int(step),
+        "target_vocab_size": vocab.TARGET_VOCAB_SIZE, "tables_hash": tables_hash(),
+        "step": int(step),
         "weights_file": weights_path.name, "weights_dtype": str(dtype).removeprefix("torch."),
         "weights_sha256": hashlib.sha256(weights).hexdigest(), "training": training or {},
     }
@@ -115,8 +116,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     sizes = (meta["source_vocab_size"], meta["target_vocab_size"])
     if sizes != (tokens.SOURCE_VOCAB_SIZE, vocab.TARGET_VOCAB_SIZE):
         raise CheckpointError(f"{meta_path}: trained for vocabularies of {sizes[0]} source and "
-                              f"{sizes[1]} target tokens; this kiln has {tokens.SOURCE_VOCAB_SIZE} and "
-                              f"{vocab.TARGET_VOCAB_SIZE}: incompatible")
+                              f"{sizes[1]} target tokens; this kiln has "
+                              f"{tokens.SOURCE_VOCAB_SIZE} and {vocab.TARGET_VOCAB_SIZE}: "
+                              f"incompatible")
     if meta["tables_hash"] != tables_hash():
         raise CheckpointError(f"{meta_path}: trained for another ISA or vocabulary (tables hash "
                               f"{str(meta['tables_hash'])[:12]}, this kiln "

@@ -2,13 +2,13 @@
 
 ``sample`` runs the encoder once per program, then the decoder for a fixed number of steps over
 all ``N * K`` lanes at once (``Seq2Seq.step``, a preallocated KV cache). Every token is drawn
-under the environment's action mask (``envs.vector_env.lane_mask`` and ``transition``, which
-apply ``vocab.action_mask``: the validator's rule), so every candidate is a valid program that
-ends within ``max_len`` tokens. The loop never asks the GPU anything: it runs exactly
-``max_len`` steps (finished lanes keep emitting ``eos``), random draws are a counter-based hash
-of ``(seed, lane, step, token)`` (``compilers.hashing``) rather than a generator's state, and each step
-updates a fixed set of tensors in place, so on CUDA the step is captured once in a CUDA graph and
-replayed.
+under the environment's action mask (``envs.lanes.lane_mask`` and ``transition``, which apply
+``vocab.action_mask``: the validator's rule), so every candidate is a valid program that ends
+within ``max_len`` tokens. The loop never asks the GPU anything: it runs exactly ``max_len``
+steps (finished lanes keep emitting ``eos``), random draws are a counter-based hash of
+``(seed, lane, step, token)`` (``compilers.hashing``) rather than a generator's state, and each
+step updates a fixed set of tensors in place, so on CUDA the step is captured once in a CUDA
+graph and replayed.
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from typing import NamedTuple
 
 import torch
 
+from ..compilers import hashing
 from ..compilers.isa import MAX_NEST
 from ..compilers.tokens import TokenBatch
-from ..compilers import hashing
 from ..compilers.vocab import EOS, TARGET_VOCAB_SIZE
 from ..envs.compile_env import EnvParams
 from ..envs.lanes import LaneState, lane_mask, token_tables, transition
@@ -94,8 +94,8 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     ``temperature`` 0 is greedy (then every sample of a program is the same); ``max_len``
     (default and at most the model's ``max_target_len``) bounds the tokens per candidate,
     ``eos`` included; ``seed`` keys the random draws; ``greedy_first`` makes the first sample of
-    each program the greedy one. ``cuda_graph`` (default: on CUDA)
-    captures the decode step once and replays it. ``width`` is the source width to encode
+    each program the greedy one. ``cuda_graph`` (default: on CUDA) captures the decode step once
+    and replays it. ``width`` is the source width to encode
     (default: the longest program's, one host read); ``sync_check`` (CUDA, without the graph)
     makes any host synchronisation inside the decode loop raise (torch's sync debug mode).
     """

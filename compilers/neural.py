@@ -55,8 +55,8 @@ def judge(candidates: Candidates, batch: TokenBatch, samples: int, *, seed: int 
           ) -> Verdict:
     """Run every candidate and its program's oracle on the program's tests (``test_inputs``),
     compare them by the evaluation protocol (``evaluation.compare``), and pick the cheapest
-    passing candidate per program. ``oracle`` is ``(code [N, L, 2], lengths [N])``, default the batched
-    compiler's -O1 code."""
+    passing candidate per program. ``oracle`` is ``(code [N, L, 2], lengths [N])``, default the
+    batched compiler's -O1 code."""
     from . import vm
     from .batch import DEFAULT_MAX_CODE, compile_batch
     from .evaluation import FUEL, compare
