@@ -153,7 +153,8 @@ def _bench_cycle(args) -> int:
     notice_if_cold()
     _check_device(args.device)
     run_cycle(CycleConfig(device=args.device, quick=args.quick, repeats=args.repeats,
-                          tests=args.tests, batches=batches, json_path=json_path))
+                          tests=args.tests, batches=batches, checkpoint=args.checkpoint,
+                          json_path=json_path))
     return 0
 
 
@@ -169,6 +170,7 @@ def cmd_leaderboard(args) -> int:
     try:
         run_leaderboard(LeaderboardConfig(
             tasks=tasks, suite_dirs=tuple(args.suite), entries=args.entries,
+            checkpoint=args.checkpoint, samples=args.samples,
             submissions=tuple(args.submission), device=args.device, quick=args.quick,
             out=args.out, save_submissions=args.save_submissions))
     except (ValueError, OutputPathError) as exc:
@@ -274,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batches", default="", metavar="LIST",
                    help="cycle: comma-separated batch sizes (default 1,16,256,4096,65536; "
                         "--quick: 1,16,64)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="cycle: the neural compiler's checkpoint (default: the shipped one; "
+                        "--quick: an untrained tiny model)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("leaderboard", help="rank compilers (built-in levels and submissions) "
@@ -285,7 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a directory of kiln sources, one function per file: one more task "
                         "(repeatable)")
     p.add_argument("--entries", default="O0,O1,O2", metavar="LIST",
-                   help="built-in entries, comma-separated (default: O0,O1,O2)")
+                   help="built-in entries, comma-separated, of O0,O1,O2,neural "
+                        "(default: O0,O1,O2)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="the neural entry's checkpoint (default: the one shipped with kiln)")
+    p.add_argument("--samples", type=_positive, default=1,
+                   help="candidates the neural entry draws per program (default 1: greedy)")
     p.add_argument("--submission", action="append", default=[], metavar="DIR",
                    help="a submission (results.json + artifact) to re-validate and rank "
                         "(repeatable)")

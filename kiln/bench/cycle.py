@@ -19,9 +19,14 @@ Pipelines, each timed from candidates on the device to the verified count on the
   directory with an empty environment and CPU-time and memory limits), as reward servers run
   untrusted candidates;
 - ``kiln-traditional``: the batched compiler (-O1) and the VM on the device, all candidates at
-  once, compared with the expected outputs there; one sync at the end for the count.
+  once, compared with the expected outputs there; one sync at the end for the count;
+- ``kiln-neural``: the neural compiler samples one program per task (greedy) on the device
+  from the tasks' source tokens, and the VM tests it there, the same way.
 
-The neural and hybrid approaches join as their compilers land (``APPROACHES``). Per batch size:
+The neural compiler is the checkpoint given, else the one shipped with kiln; with ``quick`` and
+no checkpoint, an untrained model of the tiny preset (the sampler takes seconds per batch on a
+CPU; the timing is what a quick run checks, and hardly any of its samples verify). Per batch
+size:
 latency, candidates/s, speedup over each CPU pipeline (against the CPU pipeline at the same B,
 or at the largest B it was run at, said in ``cpu_batch``), and on a GPU with NVML the energy per
 verified candidate. The report sets the measured speedups beside the seed paper's claims.
@@ -38,13 +43,16 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from ..compilers.programs.generator import GenConfig, bitmask, generate_batch
 from ..compilers.tokens import BINOP_SYMBOLS, BUILTIN_NAMES, TokenBatch, detokenize
+
+if TYPE_CHECKING:
+    from ..agents.model import Seq2Seq
 
 # Programs whose CPython meaning equals kiln's on small inputs: no `*` or shifts (CPython's
 # unbounded ints would grow, and a shift by a large count allocates without limit), no `//` or
@@ -53,7 +61,8 @@ from ..compilers.tokens import BINOP_SYMBOLS, BUILTIN_NAMES, TokenBatch, detoken
 CYCLE_PROGRAMS = GenConfig(
     min_stmts=4, max_stmts=10, max_depth=2, max_trip=6, p_special_lit=0.0,
     p_final_return=1.0, binops=bitmask(("+", "-", "&", "|", "^"), BINOP_SYMBOLS),
-    builtins=bitmask(("abs", "min", "max"), BUILTIN_NAMES), max_tokens=320)
+    builtins=bitmask(("abs", "min", "max"), BUILTIN_NAMES), expr_nodes=6,
+    max_tokens=256)  # what the neural compiler reads
 INPUT_RANGE = 1000   # test inputs are in -1000..1000: kiln and CPython agree on these sums
 MAX_CODE = 1024
 
@@ -78,6 +87,10 @@ class CycleConfig:
     """Batch sizes B for kiln's pipelines (default: 1 to 65,536, quick: 1 to 64)."""
     cpu_max_batch: int = 0
     """Largest B for the CPU pipelines (default 4,096; quick 64): beyond it they are linear."""
+    neural_max_batch: int = 0
+    """Largest B for the neural pipeline (default: every batch; quick 1)."""
+    checkpoint: str | None = None
+    """Neural compiler checkpoint (default: the shipped one; quick: an untrained tiny model)."""
     json_path: str | None = None
     """Where to write the rows and metadata (None: don't)."""
     seed: int = 0
@@ -92,7 +105,8 @@ class CycleConfig:
             device=device, quick=self.quick, repeats=self.repeats, tests=self.tests,
             batches=self.batches or ((1, 16, 64) if small else (1, 16, 256, 4096, 65536)),
             cpu_max_batch=self.cpu_max_batch or (64 if small else 4096),
-            json_path=self.json_path, seed=self.seed)
+            neural_max_batch=self.neural_max_batch or (1 if small else 1 << 30),
+            checkpoint=self.checkpoint, json_path=self.json_path, seed=self.seed)
 
 
 # The CPU pipelines' work, run in process and, verbatim, as the sandboxed child's program: one
@@ -136,6 +150,7 @@ SANDBOX_MEMORY = 4 << 30
 class Workload:
     """The candidates on the device and the expected outputs of each pipeline's semantics."""
 
+    tasks: TokenBatch             # [B] on the device: the programs the candidates are for
     candidates: TokenBatch        # [B] on the device
     inputs: torch.Tensor          # int32 [T, 6] on the device, shared by every candidate
     kiln_expected: torch.Tensor   # int32 [B, T] on the device
@@ -170,7 +185,7 @@ def make_workload(n: int, cpu_tasks: int, tests: int, seed: int,
         exec(compile(tasks.source(i), "<task>", "exec"), namespace)
         python_expected.append([_call(namespace["f"], row[:int(tasks.nparams[i])])
                                 for row in host])
-    return Workload(candidates.to(device), torch.from_numpy(inputs).to(device),
+    return Workload(tasks.to(device), candidates.to(device), torch.from_numpy(inputs).to(device),
                     expected.to(device), python_expected, host)
 
 
@@ -235,10 +250,50 @@ def kiln_traditional(w: Workload, b: int) -> int:
     return int((passed.all(1) & (code.status == 0)).sum())
 
 
+def kiln_neural(model: Seq2Seq) -> Callable[[Workload, int], int]:
+    """One greedy sample per task from ``model`` (the neural compiler), tested on the device."""
+    from ..agents.sampling import sample
+    from ..compilers.vm import OK, execute
+
+    def pipeline(w: Workload, b: int) -> int:
+        part = _head(w.tasks, b)
+        with torch.no_grad():
+            drawn = sample(model, part, 1, temperature=0.0)
+        result = execute(drawn.code, w.inputs, part.nparams, drawn.lengths)
+        passed = (result.status == OK) & (result.value == w.kiln_expected[:b])
+        return int(passed.all(1).sum())
+
+    return pipeline
+
+
 CPU_PIPELINES: dict[str, Callable[[Workload, int], int]] = {
     "cpu-inprocess": cpu_inprocess, "cpu-subprocess": cpu_subprocess}
-# kiln's approaches on the device; neural and hybrid join here when their compilers land.
-APPROACHES: dict[str, Callable[[Workload, int], int]] = {"kiln-traditional": kiln_traditional}
+
+
+def neural_model(cfg: CycleConfig) -> tuple[Seq2Seq, str]:
+    """The neural pipeline's model on the run's device, and what it is, for the report."""
+    from ..compilers.neural import load_model
+
+    if cfg.checkpoint is not None or not cfg.quick:
+        model, meta = load_model(cfg.checkpoint, cfg.device)
+        name = cfg.checkpoint or "the shipped checkpoint"
+        return model, f"{name} (weights {str(meta['weights_sha256'])[:12]})"
+    from ..agents.config import ModelConfig
+    from ..agents.model import Seq2Seq
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(cfg.seed)
+        model = Seq2Seq(ModelConfig.preset("tiny")).to(cfg.device).eval()
+    return model, f"untrained, tiny preset, seed {cfg.seed}"
+
+
+def approaches(cfg: CycleConfig) -> tuple[dict[str, tuple[Callable[[Workload, int], int], int]],
+                                           str]:
+    """kiln's pipelines on the device, each with the largest batch it runs at, and the name of
+    the neural model."""
+    model, name = neural_model(cfg)
+    return ({"kiln-traditional": (kiln_traditional, max(cfg.batches)),
+             "kiln-neural": (kiln_neural(model), cfg.neural_max_batch)}, name)
 
 
 # Measuring ---------------------------------------------------------------------------------
@@ -288,7 +343,7 @@ def _joules_per_verified(fn: Callable[[], int], device: str, read: Callable[[], 
         return None
     runs, start_j = 0, read()
     start = time.perf_counter()
-    while runs < 3 or time.perf_counter() - start < 1.0:
+    while runs < 1 or time.perf_counter() - start < 1.0:
         fn()
         runs += 1
     _sync(device)
@@ -310,8 +365,8 @@ def run_cycle(cfg: CycleConfig, echo: Callable[[str], None] = print) -> dict[str
     cpu_batches = [b for b in cfg.batches if b <= cfg.cpu_max_batch] or [min(cfg.batches)]
     w = make_workload(largest, max(cpu_batches), cfg.tests, cfg.seed, torch.device(device))
     rows: list[dict[str, Any]] = []
-    report = {"meta": meta, "config": asdict(cfg), "energy": energy_note, "rows": rows,
-              "claims": []}
+    report = {"meta": meta, "config": asdict(cfg), "energy": energy_note, "model": "",
+              "rows": rows, "claims": []}
 
     def save() -> None:
         if cfg.json_path:
@@ -328,8 +383,10 @@ def run_cycle(cfg: CycleConfig, echo: Callable[[str], None] = print) -> dict[str
                          "verified": verified, "joules_per_verified": None})
         save()
     where = device if device.startswith("cuda") else f"cpu ({os.cpu_count()} cores)"
-    for name, pipeline in APPROACHES.items():
-        for b in cfg.batches:
+    pipelines, report["model"] = approaches(cfg)
+    echo(f"neural model: {report['model']}")
+    for name, (pipeline, max_batch) in pipelines.items():
+        for b in (b for b in cfg.batches if b <= max_batch):
             seconds, verified = _time(lambda: pipeline(w, b), device, cfg.repeats)
             row = {"pipeline": name, "device": where, "batch": b, "tests": cfg.tests,
                    "seconds": seconds, "candidates_per_s": b / seconds, "verified": verified}
@@ -358,7 +415,7 @@ def claims(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         mine = [r for r in rows if r["pipeline"] == name]
         if not mine:
             out.append({"approach": name, "claim": f"{low:g}-{high:g}x",
-                        "measured": "not measured: the approach is not in this kiln yet"})
+                        "measured": "not measured: the approach is not in this kiln"})
             continue
         top = max(mine, key=lambda r: r["batch"])
         for cpu_name in CPU_PIPELINES:

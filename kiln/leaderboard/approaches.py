@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 
 from .entries import Compiled
-from .tasks import Task
+from .tasks import Task, token_form
 
 
 def default_checkpoint() -> str:
@@ -39,21 +39,25 @@ class NeuralEntry:
 
     def compile(self, task: Task, device: torch.device) -> Compiled:
         from ..compilers.neural import compile_sources, load_model
-        from ..compilers.tokens import TokenBatch
 
         model, _ = load_model(self.checkpoint, device)
         sources = [p.source for p in task.programs]
-        lengths = TokenBatch.from_sources(sources).lengths.tolist()
-        fits = [i for i, n in enumerate(lengths) if n <= model.config.max_source_len]
+        forms = [token_form(s) for s in sources]
+        limit = model.config.max_source_len
+        errors: list[str | None] = [
+            "no token form (more distinct literals than it holds)" if f is None else
+            f"{len(f.tokens)} source tokens: longer than the model reads ({limit})"
+            if len(f.tokens) > limit else None for f in forms]
+        fits = [i for i, e in enumerate(errors) if e is None]
         programs = compile_sources([sources[i] for i in fits], self.samples,
                                    checkpoint=self.checkpoint, device=device)
         codes: list = [None] * len(sources)
-        errors = [f"{n} source tokens: longer than the model reads "
-                  f"({model.config.max_source_len})" for n in lengths]
         for i, program in zip(fits, programs):
-            codes[i] = None if program is None else program.code
-            errors[i] = (f"none of the {self.samples} sample(s) passed the neural compiler's "
-                         f"tests") if program is None else None
+            if program is None:
+                errors[i] = (f"none of the {self.samples} sample(s) passed the neural "
+                             f"compiler's tests")
+            else:
+                codes[i] = program.code
         return Compiled(tuple(codes), tuple(errors))
 
     def provenance(self) -> dict[str, str]:

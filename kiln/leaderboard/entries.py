@@ -86,12 +86,20 @@ class TraditionalEntry:
         return {"approach": self.approach, "compiler": f"kiln traditional -O{self.opt} ({how})"}
 
 
-def traditional_entries(names: str) -> list[TraditionalEntry]:
-    """Entries from a comma-separated list such as ``O0,O1,O2`` (``-O2`` spelled either way)."""
-    entries = []
+def make_entries(names: str, checkpoint: str | None = None, samples: int = 1) -> list[Entry]:
+    """Entries from a comma-separated list of ``O0``, ``O1``, ``O2`` (``-O2`` spelled either
+    way) and ``neural`` (the neural compiler at ``checkpoint``, default the shipped one,
+    drawing ``samples`` candidates per program)."""
+    entries: list[Entry] = []
     for name in (n.strip() for n in names.split(",") if n.strip()):
         level = name.lstrip("-").upper()
-        if level not in ("O0", "O1", "O2"):
-            raise ValueError(f"unknown entry {name!r}; the built-in entries are O0, O1, O2")
-        entries.append(TraditionalEntry(int(level[1])))
+        if level in ("O0", "O1", "O2"):
+            entries.append(TraditionalEntry(int(level[1])))
+        elif name == "neural":
+            from .approaches import NeuralEntry
+
+            entries.append(NeuralEntry(checkpoint, samples))
+        else:
+            raise ValueError(f"unknown entry {name!r}; the built-in entries are O0, O1, O2 and "
+                             f"neural")
     return entries

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .entries import Entry, TraditionalEntry, traditional_entries
+from .entries import Entry, TraditionalEntry, make_entries
 from .report import write_outputs
 from .score import ProgramScore, Summary, score_code, summarise
 from .submission import RESULTS_FILE, Refused, SubmissionEntry, check_claims, \
@@ -28,7 +28,11 @@ class LeaderboardConfig:
     suite_dirs: tuple[str, ...] = ()
     """Directories of kiln sources, one function per file, each one more task."""
     entries: str = "O0,O1,O2"
-    """Built-in entries (the traditional compiler's levels)."""
+    """Built-in entries: the traditional compiler's levels, and ``neural``."""
+    checkpoint: str | None = None
+    """The neural entry's checkpoint (default: the one shipped with kiln)."""
+    samples: int = 1
+    """Candidates the neural entry draws per program."""
     submissions: tuple[str, ...] = ()
     """Submission directories (results file + artifact), each re-validated."""
     device: str = "auto"
@@ -66,6 +70,13 @@ def _output_dir(path: str) -> Path:
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ValueError(f"cannot write into the output directory {folder}")
     return folder
+
+
+def _artifact(entry: Entry) -> dict[str, Any]:
+    """What makes a built-in entry's saved submission: its checkpoint for the neural entry."""
+    if entry.approach == "neural":
+        return {"checkpoint": entry.checkpoint, "samples": entry.samples}
+    return {}
 
 
 def _device(name: str) -> torch.device:
@@ -109,6 +120,7 @@ def run_leaderboard(cfg: LeaderboardConfig, echo: Callable[[str], None] = print
     out = _output_dir(cfg.out)
     if cfg.save_submissions:
         _output_dir(cfg.save_submissions)
+    entries = make_entries(cfg.entries, cfg.checkpoint, cfg.samples)
     tasks: dict[str, Task] = {}
     for name in tqdm(cfg.tasks, desc="tasks", unit="task", disable=None):
         tasks[name] = load_task(name, cfg.quick)
@@ -123,12 +135,11 @@ def run_leaderboard(cfg: LeaderboardConfig, echo: Callable[[str], None] = print
     if not tasks:
         raise ValueError("nothing to rank: name --tasks, give a --suite directory, or a "
                          "--submission for a built-in task")
-    entries: list[Entry] = list(traditional_entries(cfg.entries))
     refused: list[dict[str, str]] = []
     submitted: list[tuple[SubmissionEntry, Task]] = []
     for folder in cfg.submissions:
         try:
-            submitted.append(load_submission(folder, tasks))
+            submitted.append(load_submission(folder, tasks, device))
         except Refused as exc:
             refused.append({"submission": str(folder), "reason": str(exc)})
             echo(f"refused {folder}: {exc}")
@@ -158,7 +169,8 @@ def run_leaderboard(cfg: LeaderboardConfig, echo: Callable[[str], None] = print
                 continue
         elif cfg.save_submissions:
             write_submission(Path(cfg.save_submissions) / f"{task.name}_{entry.name.lstrip('-')}",
-                             entry.name, task, compiled, scores, summary, entry.provenance())
+                             entry.name, task, compiled, scores, summary, entry.provenance(),
+                             **_artifact(entry))
         rows.append(_row(task, entry, scores, summary, seconds))
     report = {"meta": metadata(str(device)),
               "tasks": [{"name": t.name, "description": t.description,

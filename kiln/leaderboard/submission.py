@@ -8,7 +8,9 @@ safetensors + JSON, never a pickle:
 
 - kind ``bytecode``: ``code.safetensors`` with ``code`` int32 ``[N, L, 2]`` and ``lengths``
   int32 ``[N]`` (-1: no code for that program), and ``code.json`` naming the programs in order.
-  Any compiler, in any language, can submit this way (``write_submission``).
+  Any compiler, in any language, can submit this way (``make_submission``);
+- kind ``neural``: a neural compiler checkpoint, ``model.safetensors`` + ``model.json``
+  (``kiln.agents.checkpoint``), rerun as the neural entry with the results' ``samples``.
 
 Re-validation (``load_submission`` then ``check_claims``): the files must match their sha256,
 load as safetensors with the right shapes and dtypes, and be for this task; then the code is
@@ -35,6 +37,7 @@ from .tasks import Task
 RESULTS_FORMAT = "kiln-leaderboard-results/1"
 RESULTS_FILE = "results.json"
 CODE_WEIGHTS, CODE_CONFIG = "code.safetensors", "code.json"
+CHECKPOINT_STEM = "model"  # a neural artifact: model.safetensors + model.json
 _REL_TOL = 1e-9  # claimed costs and figures must equal the rerun's up to float printing
 
 
@@ -48,14 +51,40 @@ def _sha256(path: Path) -> str:
 
 def write_submission(folder: str | Path, entry: str, task: Task, compiled: Compiled,
                      scores: Sequence[ProgramScore], summary: Summary,
-                     provenance: dict[str, str] | None = None) -> Path:
-    """Write ``compiled`` (bytecode for every program of ``task``) as a bytecode artifact, and
-    ``results.json`` with the claims ``scores``/``summary`` (from ``score.score_code``), into
-    ``folder`` (created if missing). Returns the results file's path."""
-    import safetensors.numpy
-
+                     provenance: dict[str, str] | None = None,
+                     checkpoint: str | None = None, samples: int = 1) -> Path:
+    """Write ``results.json`` with the claims ``scores``/``summary`` (from
+    ``score.score_code``) and the artifact into ``folder`` (created if missing): the neural
+    compiler ``checkpoint`` that produced ``compiled`` (drawing ``samples`` per program) when
+    given, else ``compiled`` itself as bytecode. Returns the results file's path."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    if checkpoint is not None:
+        from ..agents.checkpoint import paths
+
+        files = (f"{CHECKPOINT_STEM}.safetensors", f"{CHECKPOINT_STEM}.json")
+        for source, name in zip(paths(checkpoint), files):
+            atomic_write(out / name, source.read_bytes())
+        artifact: dict[str, Any] = {"kind": "neural", "samples": samples}
+    else:
+        files = _write_bytecode(out, task, compiled, provenance)
+        artifact = {"kind": "bytecode"}
+    results = {
+        "format": RESULTS_FORMAT, "entry": entry, "task": task.name,
+        "task_digest": task.digest(),
+        "artifact": dict(artifact, files={name: _sha256(out / name) for name in files}),
+        "programs": [{"name": s.name, "passed": s.passed, "cost": s.cost} for s in scores],
+        "summary": {"pass_rate": summary.pass_rate,
+                    "geomean_cost_ratio": summary.geomean_cost_ratio,
+                    "cheaper_than_o2": summary.cheaper_than_o2},
+    }
+    return atomic_write(out / RESULTS_FILE, json.dumps(results, indent=1))
+
+
+def _write_bytecode(out: Path, task: Task, compiled: Compiled,
+                    provenance: dict[str, str] | None) -> tuple[str, str]:
+    import safetensors.numpy
+
     width = max([1] + [len(c) for c in compiled.codes if c is not None])
     code = np.zeros((len(compiled.codes), width, 2), np.int32)
     lengths = np.full(len(compiled.codes), -1, np.int32)
@@ -67,17 +96,7 @@ def write_submission(folder: str | Path, entry: str, task: Task, compiled: Compi
     atomic_write(out / CODE_CONFIG, json.dumps(
         {"kind": "bytecode", "task": task.name, "programs": [p.name for p in task.programs],
          "provenance": provenance or {}}, indent=1))
-    results = {
-        "format": RESULTS_FORMAT, "entry": entry, "task": task.name,
-        "task_digest": task.digest(),
-        "artifact": {"kind": "bytecode",
-                     "files": {name: _sha256(out / name) for name in (CODE_WEIGHTS, CODE_CONFIG)}},
-        "programs": [{"name": s.name, "passed": s.passed, "cost": s.cost} for s in scores],
-        "summary": {"pass_rate": summary.pass_rate,
-                    "geomean_cost_ratio": summary.geomean_cost_ratio,
-                    "cheaper_than_o2": summary.cheaper_than_o2},
-    }
-    return atomic_write(out / RESULTS_FILE, json.dumps(results, indent=1))
+    return CODE_WEIGHTS, CODE_CONFIG
 
 
 def make_submission(folder: str | Path, entry: str, task: Task,
@@ -171,7 +190,8 @@ def _load_error(path: Path) -> str | None:
     return None
 
 
-def _bytecode(folder: Path, task: Task) -> Compiled:
+def _bytecode(folder: Path, task: Task, device: torch.device, artifact: dict[str, Any]
+              ) -> Compiled:
     import safetensors.numpy
 
     weights = folder / CODE_WEIGHTS
@@ -200,15 +220,29 @@ def _bytecode(folder: Path, task: Task) -> Compiled:
                           for k in lengths))
 
 
-# Artifact kinds and how each turns into code for a task: the neural and hybrid approaches add
-# theirs (a checkpoint rerun by sampling) beside ``bytecode``.
-ARTIFACT_KINDS = {"bytecode": _bytecode}
+def _neural(folder: Path, task: Task, device: torch.device, artifact: dict[str, Any]
+            ) -> Compiled:
+    from ..agents.checkpoint import CheckpointError
+    from .approaches import NeuralEntry
+
+    try:
+        samples = artifact.get("samples", 1)
+        _need(isinstance(samples, int) and not isinstance(samples, bool) and 1 <= samples <= 64,
+              f"{RESULTS_FILE}: artifact 'samples' must be an int in 1..64, got {samples!r}")
+        return NeuralEntry(folder / CHECKPOINT_STEM, samples).compile(task, device)
+    except CheckpointError as exc:
+        raise Refused(f"the checkpoint does not load: {exc}") from None
 
 
-def load_submission(folder: str | Path, tasks: dict[str, Task]) -> tuple[SubmissionEntry, Task]:
-    """The submission in ``folder`` as an entry, with the task it is for; ``Refused`` (with the
-    reason) if the results file or the artifact is malformed, tampered with, or for no task of
-    this run."""
+# Artifact kinds and how each turns into code for a task.
+ARTIFACT_KINDS = {"bytecode": _bytecode, "neural": _neural}
+
+
+def load_submission(folder: str | Path, tasks: dict[str, Task],
+                    device: torch.device | str = "cpu") -> tuple[SubmissionEntry, Task]:
+    """The submission in ``folder`` as an entry (its artifact rerun on ``device``), with the
+    task it is for; ``Refused`` (with the reason) if the results file or the artifact is
+    malformed, tampered with, or for no task of this run."""
     path = Path(folder)
     _need(path.is_dir(), f"{path} is not a directory")
     results = _read_results(path)
@@ -222,7 +256,9 @@ def load_submission(folder: str | Path, tasks: dict[str, Task]) -> tuple[Submiss
     _need(kind in ARTIFACT_KINDS, f"unknown artifact kind {kind!r}; this kiln reads "
                                   f"{', '.join(ARTIFACT_KINDS)}")
     _check_files(path, results["artifact"]["files"])
-    return SubmissionEntry(path, results, ARTIFACT_KINDS[kind](path, task)), task
+    loader = ARTIFACT_KINDS[kind]
+    compiled = loader(path, task, torch.device(device), results["artifact"])
+    return SubmissionEntry(path, results, compiled), task
 
 
 def _close(a: float | None, b: float | None) -> bool:
