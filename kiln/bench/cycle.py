@@ -88,7 +88,8 @@ class CycleConfig:
     cpu_max_batch: int = 0
     """Largest B for the CPU pipelines (default 4,096; quick 64): beyond it they are linear."""
     neural_max_batch: int = 0
-    """Largest B for the neural pipeline (default: every batch; quick 1)."""
+    """Largest B for the neural pipeline (default on a GPU: every batch; on a CPU or with
+    quick: 1, as the sampler takes seconds per batch there)."""
     checkpoint: str | None = None
     """Neural compiler checkpoint (default: the shipped one; quick: an untrained tiny model)."""
     json_path: str | None = None
@@ -101,11 +102,12 @@ class CycleConfig:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         small = self.quick
+        gpu = device.startswith("cuda")
         return CycleConfig(
             device=device, quick=self.quick, repeats=self.repeats, tests=self.tests,
             batches=self.batches or ((1, 16, 64) if small else (1, 16, 256, 4096, 65536)),
             cpu_max_batch=self.cpu_max_batch or (64 if small else 4096),
-            neural_max_batch=self.neural_max_batch or (1 if small else 1 << 30),
+            neural_max_batch=self.neural_max_batch or (1 << 30 if gpu and not small else 1),
             checkpoint=self.checkpoint, json_path=self.json_path, seed=self.seed)
 
 
