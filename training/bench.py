@@ -155,10 +155,7 @@ def _random_inputs(rows: int, width: int, seed: int, device: str) -> torch.Tenso
 
 def _generated(n: int, seed: int, config: GenConfig, device: str):
     """A TokenBatch of ``n`` generated programs on ``device`` (the GPU generator on CUDA)."""
-    if device.startswith("cuda"):
-        from ..compilers.programs.generator_gpu import generate_batch_cuda
-        return generate_batch_cuda(n, seed, config, device)
-    return generate_batch(n, seed, config)
+    return generate_batch(n, seed, config, device=device)
 
 
 # Sections ----------------------------------------------------------------------------------

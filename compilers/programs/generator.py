@@ -5,8 +5,9 @@ canonical, so ``tokenize(detokenize(...))`` gives it back unchanged) and its lit
 one numba-compatible routine (no recursion, objects or exceptions; its stacks live in
 caller-provided scratch arrays; int64 arithmetic that never overflows, so the Python path agrees
 bit for bit), called by the CPU batch kernel here (``@njit``, ``prange``) and by the CUDA kernel
-in ``generator_gpu`` (one thread per program). Randomness is counter-based: a 32-bit hash of
-(key, counter), keyed by (seed, index), so a program never depends on the others in its batch.
+in ``generator_gpu`` (one thread per program); ``generate_batch(..., device=...)`` picks one.
+Randomness is counter-based: a 32-bit hash of (key, counter), keyed by (seed, index), so a
+program never depends on the others in its batch.
 
 Every program is valid kiln (definite assignment is tracked exactly as the front end does, at
 most 24 variables, at most 64 literals) and terminates quickly on every input:
@@ -772,16 +773,25 @@ def batch_from_arrays(tokens, lits, meta) -> TokenBatch:
     return TokenBatch(tokens, meta[0], lits, meta[1], meta[2], meta[3])
 
 
-def generate_batch(n: int, seed: int, config: GenConfig | None = None) -> TokenBatch:
-    """Programs ``0..n-1`` of stream ``seed``, generated on the CPU (parallel over programs).
+def generate_batch(n: int, seed: int, config: GenConfig | None = None,
+                   device: torch.device | str | None = None) -> TokenBatch:
+    """Programs ``0..n-1`` of stream ``seed``, ``config.max_tokens`` wide, on ``device``.
 
-    The batch is ``config.max_tokens`` wide; programs are identical to ``generate_batch_cuda``'s.
+    On the CPU (``device`` None or a CPU device) numba runs the generator in parallel over
+    programs; on a CUDA device a kernel runs it, one thread per program, asynchronously on
+    torch's current stream. The programs are the same, bit for bit, on every device.
     """
     config = config or GenConfig()
+    seed = check_seed(seed)
+    if device is not None and torch.device(device).type == "cuda":
+        from .generator_gpu import generate_on_cuda
+        return generate_on_cuda(n, seed, config, device)
+    if device is not None and torch.device(device).type != "cpu":
+        raise ValueError(f"the generator runs on the CPU or a CUDA device, got {device}")
     tokens = np.zeros((n, config.max_tokens), np.int32)
     lits = np.zeros((n, NUM_LITS), np.int32)
     meta = np.zeros((4, n), np.int32)
-    _generate(check_seed(seed), config.to_array(), tokens, lits, meta)
+    _generate(seed, config.to_array(), tokens, lits, meta)
     return batch_from_arrays(torch.from_numpy(tokens), torch.from_numpy(lits),
                              torch.from_numpy(meta))
 

@@ -1,0 +1,232 @@
+"""Launching kiln's ``numba.cuda`` kernels: the one place that knows how.
+
+The GPU VM (``vm.gpu``), the batched compiler (``batch.gpu``) and the program generator
+(``programs.generator_gpu``) all launch through ``launch``:
+
+- ``numba.cuda`` is imported on first use (``numba_cuda``), so the modules that launch import
+  anywhere, and ``is_simulator`` says whether it is numba's CUDA simulator
+  (``NUMBA_ENABLE_CUDASIM=1``), where kernels run as Python on numpy arrays (how CI tests them);
+- on a GPU, kernels take torch CUDA tensors without copies and run on torch's current stream of
+  the tensors' device, with no host synchronisation;
+- a kernel that was launched once with the same argument types is then launched through a thin
+  path (``_FastLaunch``): the argument list that numba would build is built directly from the
+  tensors' pointers, shapes and strides, and handed to the CUDA driver through ``cuda.core``,
+  skipping numba's dispatcher, its array views and their typing, which cost several hundred
+  microseconds per call. Where the installed ``numba-cuda`` lacks the internals that path reads,
+  every launch takes numba's ordinary path (``fast_path_available`` says which is used).
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import math
+import sys
+import warnings
+from typing import Any
+
+# numba warns that a small grid under-uses the GPU; a small batch needs no more. Matched by
+# message, which numba's built-in CUDA target and the numba-cuda package share.
+_SMALL_GRID_WARNING = r".*Grid size \d+ will likely result in GPU under-utilization"
+
+
+@functools.cache
+def is_simulator() -> bool:
+    """Whether kernels run on numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
+    from numba import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def numba_cuda() -> Any:
+    """The ``numba.cuda`` module (the simulator's under ``NUMBA_ENABLE_CUDASIM=1``).
+
+    A module that defines kernels binds it to a module global named ``cuda`` on first use: the
+    simulator swaps the globals that name it for its own emulation while a kernel runs.
+    """
+    from numba import cuda
+
+    return cuda
+
+
+@functools.cache
+def sm_count(index: int) -> int:
+    """Streaming multiprocessors of CUDA device ``index``."""
+    import torch
+
+    return torch.cuda.get_device_properties(index).multi_processor_count
+
+
+def cuda_device(device: Any = None) -> Any:
+    """``device`` (default: the current CUDA device) as a ``torch.device`` with an index;
+    ValueError when it is not a CUDA device."""
+    import torch
+
+    device = torch.device("cuda" if device is None else device)
+    if device.type != "cuda":
+        raise ValueError(f"expected a CUDA device, got {device}")
+    if device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    return device
+
+
+def blocks_for(items: int, threads: int, max_blocks: int) -> int:
+    """Blocks of ``threads`` that cover ``items`` (at least 1), at most ``max_blocks``."""
+    return max(1, min(math.ceil(items / threads), max_blocks))
+
+
+def launch(kernel: Any, blocks: int, threads: int, *args: Any) -> None:
+    """Launch ``kernel[blocks, threads](*args)``.
+
+    On the GPU, tensor arguments are torch CUDA tensors of one device, and the kernel runs on
+    that device's current torch stream (nothing waits for it); in the simulator they are numpy
+    arrays. Scalars are Python ints.
+    """
+    if is_simulator():
+        kernel[blocks, threads](*args)
+        return
+    torch = sys.modules["torch"]
+    device = next(a.device for a in args if isinstance(a, torch.Tensor))
+    stream = torch.cuda.current_stream(device).cuda_stream
+    if _FAST.launch(kernel, blocks, threads, stream, device, args):
+        _COUNTS["thin"] += 1
+        return
+    _COUNTS["numba"] += 1
+    cuda = numba_cuda()
+    with cuda.gpus[device.index]:
+        # sync=False: the kernel runs on the producer's stream, so numba must not block the host
+        # waiting for it.
+        views = [cuda.as_cuda_array(a, sync=False) if isinstance(a, torch.Tensor) else a
+                 for a in args]
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_SMALL_GRID_WARNING)
+            kernel[blocks, threads, cuda.external_stream(stream)](*views)
+    _FAST.learn(kernel, device, args, views)
+
+
+def fast_path_available() -> bool:
+    """Whether repeated launches take the thin path (see the module docstring)."""
+    return not is_simulator() and _FAST.ready()
+
+
+def launch_counts() -> dict[str, int]:
+    """GPU launches so far by path: ``thin`` (``cuda.core``) and ``numba`` (its dispatcher)."""
+    return dict(_COUNTS)
+
+
+_COUNTS = {"thin": 0, "numba": 0}
+
+
+class _StreamHandle:
+    """A raw CUDA stream handle in the ``__cuda_stream__`` protocol that ``cuda.core`` reads."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self, handle: int):
+        self.handle = handle
+
+    def __cuda_stream__(self) -> tuple[int, int]:
+        return (0, self.handle)
+
+
+class _FastLaunch:
+    """Launches of kernels that numba has compiled for the same argument types, without numba.
+
+    After an ordinary launch, ``learn`` finds the compiled overload numba chose and keeps its
+    driver-level kernel, keyed by the kernel, the device and the argument layout (tensor ranks,
+    scalar kinds). ``launch`` then flattens the arguments as numba's ``_Kernel._prepare_args``
+    does for C-contiguous arrays (meminfo, parent, size, itemsize, data pointer, shape, strides
+    in bytes) and integers (their ctypes value), and launches with ``cuda.core``.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple, tuple[Any, Any, tuple]] = {}
+        self._api: tuple[Any, Any, Any, bool] | None = None
+        self._disabled = False
+        self._configs: dict[tuple[int, int], Any] = {}
+        self._streams: dict[int, _StreamHandle] = {}
+
+    def ready(self) -> bool:
+        """Whether the installed numba-cuda launches through ``cuda.core`` as this expects."""
+        if self._api is None and not self._disabled:
+            try:
+                from numba.cuda import dispatcher
+                from numba.cuda._compat import CUDA_CORE_GE_1_0
+                self._api = (dispatcher.launch, dispatcher.LaunchConfig, dispatcher.types.Array,
+                             bool(CUDA_CORE_GE_1_0))
+            except (ImportError, AttributeError):
+                self._disabled = True
+        return not self._disabled
+
+    @staticmethod
+    def _key(kernel: Any, device: Any, args: tuple) -> tuple | None:
+        torch = sys.modules["torch"]
+        layout = []
+        for a in args:
+            if isinstance(a, torch.Tensor):
+                if a.dtype != torch.int32 or a.device != device or not a.is_contiguous():
+                    return None
+                layout.append(a.dim())
+            elif isinstance(a, int) and not isinstance(a, bool):
+                layout.append(-1)
+            else:
+                return None
+        return (id(kernel), device.index, tuple(layout))
+
+    def learn(self, kernel: Any, device: Any, args: tuple, views: list) -> None:
+        """Remember the overload that numba just launched for these argument types."""
+        key = self._key(kernel, device, args)
+        if key is None or key in self._entries or not self.ready():
+            return
+        try:
+            overload = kernel.overloads[tuple(kernel.typeof_pyval(v) for v in views)]
+            if overload.debug or overload.cooperative or overload.extensions:
+                return
+            array = self._api[2]
+            if any(isinstance(t, array) and (t.layout != "C" or str(t.dtype) != "int32")
+                   for t in overload.argument_types):
+                return
+            with numba_cuda().gpus[device.index]:
+                function = overload._codelibrary.get_cufunc().kernel
+        except (AttributeError, KeyError, TypeError):
+            return
+        self._entries[key] = (kernel, function, tuple(overload.argument_types))
+
+    def launch(self, kernel: Any, blocks: int, threads: int, stream: int, device: Any,
+               args: tuple) -> bool:
+        """Launch through the thin path if this kernel and layout were learned; else False."""
+        if self._disabled:
+            return False
+        key = self._key(kernel, device, args)
+        entry = self._entries.get(key) if key is not None else None
+        if entry is None or entry[0] is not kernel:  # (an id can be reused by a new kernel)
+            return False
+        _, function, argtypes = entry
+        launch_fn, config_cls, array, new_api = self._api
+        flat: list[Any] = []
+        for ty, a in zip(argtypes, args):
+            if isinstance(ty, array):
+                shape = a.shape
+                strides, step = [], 4
+                for n in reversed(shape):  # C strides, as numba derives for a contiguous view
+                    strides.append(step)
+                    step *= n
+                flat += (0, 0, a.numel(), 4, a.data_ptr(), *shape, *reversed(strides))
+            else:
+                flat.append(getattr(ctypes, f"c_{ty}")(a))
+        config = self._configs.get((blocks, threads))
+        if config is None:
+            extra = {"is_cooperative": False} if new_api else {"cooperative_launch": False}
+            config = config_cls(grid=blocks, block=threads, shmem_size=0, **extra)
+            self._configs[(blocks, threads)] = config
+        handle = self._streams.get(stream)
+        if handle is None:
+            handle = self._streams.setdefault(stream, _StreamHandle(stream))
+        try:
+            launch_fn(handle, config, function, *flat)
+        except TypeError:  # a cuda.core whose launch takes other arguments: numba's path
+            self._disabled = True
+            return False
+        return True
+
+
+_FAST = _FastLaunch()
