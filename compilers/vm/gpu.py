@@ -18,6 +18,7 @@ CI tests them.
 """
 from __future__ import annotations
 
+import functools
 import sys
 from typing import Any, NamedTuple
 
@@ -116,6 +117,15 @@ def is_simulator() -> bool:
     return _get().simulator
 
 
+@functools.lru_cache(maxsize=16)
+def _constant(device, programs: int, value: int):
+    """``[programs]`` int32 copies of ``value`` on ``device``, made once: the kernels only read
+    them, and a repeated call then allocates and fills nothing."""
+    import torch
+
+    return torch.full((programs,), value, dtype=torch.int32, device=device)
+
+
 class _Device:
     """Array handling for one call: torch CUDA tensors on the GPU, numpy in the simulator."""
 
@@ -151,7 +161,7 @@ class _Device:
         if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
             if self.torch is None:
                 return np.full(programs, x, dtype=np.int32)
-            return self.torch.full((programs,), x, dtype=self.torch.int32, device=self.device)
+            return _constant(self.device, programs, int(x))
         arr = self.int32(name, x)
         check_per_program(name, tuple(arr.shape), programs)
         return arr
