@@ -31,13 +31,14 @@ import torch
 from numba import njit, prange
 from numba.extending import register_jitable
 
+from ..frontend import BUILTINS
 from ..isa import INT32_MIN, MAX_PARAMS
-from ..tokens import (AMP, AND, ASSIGN, AUG0, BINOP0, BINOP_PREC, BREAK, BUILTIN0, CMP0, COLON,
-                      COMMA, CONTINUE, DEDENT, DEF, ELIF, ELSE, FOR, IF, IN, INDENT, LIT0, LPAR,
-                      LT, MAX, MIN, MINUS, NAME0, NEWLINE, NOT, NUM_BINOPS, NUM_BUILTINS,
-                      NUM_CMPS, NUM_LITS, OR, PASS, PLUS, PLUSEQ, PREC_AND, PREC_BAND, PREC_BOR,
-                      PREC_CMP, PREC_IFEXP, PREC_NOT, PREC_OR, PREC_UNARY, RANGE, RETURN, RPAR,
-                      TILDE, WHILE, TokenBatch)
+from ..tokens import (AMP, AND, ASSIGN, AUG0, BINOP0, BINOP_PREC, BREAK, BUILTIN0, BUILTIN_NAMES,
+                      CMP0, COLON, COMMA, CONTINUE, DEDENT, DEF, ELIF, ELSE, FOR, IF, IN, INDENT,
+                      LIT0, LPAR, LT, MAX, MIN, MINUS, NAME0, NEWLINE, NOT, NUM_BINOPS,
+                      NUM_BUILTINS, NUM_CMPS, NUM_LITS, OR, PASS, PLUS, PLUSEQ, PREC_AND,
+                      PREC_BAND, PREC_BOR, PREC_CMP, PREC_IFEXP, PREC_NOT, PREC_OR, PREC_UNARY,
+                      RANGE, RETURN, RPAR, TILDE, WHILE, TokenBatch)
 
 MAX_VARS = 24          # variables a program may use: the rest of the 32 slots is the compiler's
 MAX_DEPTH = 8          # statement nesting
@@ -102,7 +103,8 @@ class GenConfig:
     cmpops: int = 0x3F
     """Comparisons allowed: bit i is ``tokens.CMP_SYMBOLS[i]``."""
     builtins: int = 0x3FF
-    """Builtins allowed: bit i is ``tokens.BUILTIN_NAMES[i]``."""
+    """Builtins allowed: bit i is ``tokens.BUILTIN_NAMES[i]`` (the default leaves out ``int``
+    and ``bool``, bits 10 and 11)."""
     unops: int = 0x7
     """Unary operators allowed: bit i is ``UNOP_NAMES[i]`` (- ~ not)."""
     boolops: int = 0x3
@@ -200,6 +202,8 @@ _ADD_BIT = 1 << (PLUS - BINOP0)
 _AMP_BIT = 1 << (AMP - BINOP0)
 _LT_BIT = 1 << (LT - CMP0)
 _MIN_BIT, _MAX_BIT = 1 << (MIN - BUILTIN0), 1 << (MAX - BUILTIN0)
+# Arguments of builtin i (0: two or more).
+_BUILTIN_ARITY = np.array([BUILTINS[name] or 0 for name in BUILTIN_NAMES], dtype=np.int64)
 _NEG_BIT, _INV_BIT, _NOT_BIT = 1, 2, 4
 _AND_BIT = 1
 
@@ -422,7 +426,9 @@ def _expr(st, out, lits, knobs, es, readable, min_prec, depth, flags):
             sp = _push(es, sp, E_GEN, PREC_OR, d - 1, 0)
         else:
             fn = _pick_bit(st, knobs[K_BUILTINS], NUM_BUILTINS)
-            nargs = 1 if fn == 0 else (2 + (_below(st, 100) < 20) if fn <= 2 else 2)
+            nargs = _BUILTIN_ARITY[fn]
+            if nargs == 0:  # min, max: sometimes three arguments
+                nargs = 2 + (_below(st, 100) < 20)
             _emit(st, out, BUILTIN0 + fn)
             _emit(st, out, LPAR)
             sp = _push(es, sp, E_EMIT, RPAR, 0, 0)

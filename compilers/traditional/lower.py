@@ -22,6 +22,8 @@ _CMP = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt"
 _UNARY = {ast.USub: "neg", ast.Invert: "not", ast.Not: "eqz"}
 _CALL = {"abs": "abs", "min": "min", "max": "max", "lshr": "lshr", "ult": "ult", "ule": "ule",
          "ugt": "ugt", "uge": "uge", "udiv": "udiv", "urem": "urem"}
+# Builtins that are no opcode of their own: int(x) is x, bool(x) is `not not x`.
+CONVERSIONS = {"int": (), "bool": ("eqz", "eqz")}
 
 
 def lower(fn: frontend.Function) -> ir.Function:
@@ -101,6 +103,11 @@ class _Lowerer:
                                            self.expr(e.test)))
         if isinstance(e, ast.Call):
             args = [self.expr(a) for a in e.args]
+            if e.func.id in CONVERSIONS:
+                (value,) = args
+                for name in CONVERSIONS[e.func.id]:
+                    value = ir.Apply(OP[name], (value,))
+                return value
             op = OP[_CALL[e.func.id]]
             return ir.Apply(op, tuple(args)) if len(args) == 1 else self.fold_left(op, args)
         raise AssertionError(f"unchecked expression {type(e).__name__}")  # frontend rejects it
