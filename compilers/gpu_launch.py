@@ -85,14 +85,14 @@ def launch(kernel: Any, blocks: int, threads: int, *args: Any) -> None:
         kernel[blocks, threads](*args)
         return
     torch = sys.modules["torch"]
-    device = next(a.device for a in args if isinstance(a, torch.Tensor))
-    stream = torch.cuda.current_stream(device).cuda_stream
-    if _FAST.launch(kernel, blocks, threads, stream, device, args):
+    index = next(a.get_device() for a in args if isinstance(a, torch.Tensor))
+    stream = _raw_stream(torch, index)
+    if _FAST.launch(kernel, blocks, threads, stream, index, args):
         _COUNTS["thin"] += 1
         return
     _COUNTS["numba"] += 1
     cuda = numba_cuda()
-    with cuda.gpus[device.index]:
+    with cuda.gpus[index]:
         # sync=False: the kernel runs on the producer's stream, so numba must not block the host
         # waiting for it.
         views = [cuda.as_cuda_array(a, sync=False) if isinstance(a, torch.Tensor) else a
@@ -100,7 +100,15 @@ def launch(kernel: Any, blocks: int, threads: int, *args: Any) -> None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=_SMALL_GRID_WARNING)
             kernel[blocks, threads, cuda.external_stream(stream)](*views)
-    _FAST.learn(kernel, device, args, views)
+    _FAST.learn(kernel, index, args, views)
+
+
+def _raw_stream(torch: Any, index: int) -> int:
+    """The handle of torch's current stream on device ``index``."""
+    raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)  # what torch.compile's code uses
+    if raw is not None:
+        return raw(index)
+    return torch.cuda.current_stream(index).cuda_stream
 
 
 def fast_path_available() -> bool:
@@ -158,61 +166,76 @@ class _FastLaunch:
         return not self._disabled
 
     @staticmethod
-    def _key(kernel: Any, device: Any, args: tuple) -> tuple | None:
+    def _flatten(index: int, args: tuple) -> tuple[tuple, list] | None:
+        """The argument layout (tensor ranks, -1 for an int) and numba's flattened argument
+        list, ints left as they are; None for arguments the thin path does not take."""
         torch = sys.modules["torch"]
         layout = []
-        for a in args:
-            if isinstance(a, torch.Tensor):
-                if a.dtype != torch.int32 or a.device != device or not a.is_contiguous():
-                    return None
-                layout.append(a.dim())
-            elif isinstance(a, int) and not isinstance(a, bool):
-                layout.append(-1)
-            else:
-                return None
-        return (id(kernel), device.index, tuple(layout))
-
-    def learn(self, kernel: Any, device: Any, args: tuple, views: list) -> None:
-        """Remember the overload that numba just launched for these argument types."""
-        key = self._key(kernel, device, args)
-        if key is None or key in self._entries or not self.ready():
-            return
-        try:
-            overload = kernel.overloads[tuple(kernel.typeof_pyval(v) for v in views)]
-            if overload.debug or overload.cooperative or overload.extensions:
-                return
-            array = self._api[2]
-            if any(isinstance(t, array) and (t.layout != "C" or str(t.dtype) != "int32")
-                   for t in overload.argument_types):
-                return
-            with numba_cuda().gpus[device.index]:
-                function = overload._codelibrary.get_cufunc().kernel
-        except (AttributeError, KeyError, TypeError):
-            return
-        self._entries[key] = (kernel, function, tuple(overload.argument_types))
-
-    def launch(self, kernel: Any, blocks: int, threads: int, stream: int, device: Any,
-               args: tuple) -> bool:
-        """Launch through the thin path if this kernel and layout were learned; else False."""
-        if self._disabled:
-            return False
-        key = self._key(kernel, device, args)
-        entry = self._entries.get(key) if key is not None else None
-        if entry is None or entry[0] is not kernel:  # (an id can be reused by a new kernel)
-            return False
-        _, function, argtypes = entry
-        launch_fn, config_cls, array, new_api = self._api
         flat: list[Any] = []
-        for ty, a in zip(argtypes, args):
-            if isinstance(ty, array):
+        for a in args:
+            if type(a) is int:
+                layout.append(-1)
+                flat.append(a)
+            elif isinstance(a, torch.Tensor) and a.dtype == torch.int32 and \
+                    a.get_device() == index and a.is_contiguous():
                 shape = a.shape
+                layout.append(len(shape))
                 strides, step = [], 4
                 for n in reversed(shape):  # C strides, as numba derives for a contiguous view
                     strides.append(step)
                     step *= n
                 flat += (0, 0, a.numel(), 4, a.data_ptr(), *shape, *reversed(strides))
             else:
-                flat.append(getattr(ctypes, f"c_{ty}")(a))
+                return None
+        return tuple(layout), flat
+
+    def learn(self, kernel: Any, index: int, args: tuple, views: list) -> None:
+        """Remember the overload that numba just launched for these argument types."""
+        flattened = self._flatten(index, args)
+        if flattened is None or not self.ready():
+            return
+        key = (id(kernel), index, flattened[0])
+        if key in self._entries:
+            return
+        try:
+            overload = kernel.overloads[tuple(kernel.typeof_pyval(v) for v in views)]
+            if overload.debug or overload.cooperative or overload.extensions:
+                return
+            array = self._api[2]
+            scalars = []  # (position in the flat list, its ctypes type)
+            at = 0
+            for t, rank in zip(overload.argument_types, flattened[0]):
+                if isinstance(t, array) != (rank >= 0):
+                    return
+                if rank >= 0:
+                    if t.layout != "C" or str(t.dtype) != "int32":
+                        return
+                    at += 5 + 2 * rank
+                else:
+                    scalars.append((at, getattr(ctypes, f"c_{t}")))
+                    at += 1
+            with numba_cuda().gpus[index]:
+                function = overload._codelibrary.get_cufunc().kernel
+        except (AttributeError, KeyError, TypeError):
+            return
+        self._entries[key] = (kernel, function, tuple(scalars))
+
+    def launch(self, kernel: Any, blocks: int, threads: int, stream: int, index: int,
+               args: tuple) -> bool:
+        """Launch through the thin path if this kernel and layout were learned; else False."""
+        if self._disabled:
+            return False
+        flattened = self._flatten(index, args)
+        if flattened is None:
+            return False
+        layout, flat = flattened
+        entry = self._entries.get((id(kernel), index, layout))
+        if entry is None or entry[0] is not kernel:  # (an id can be reused by a new kernel)
+            return False
+        _, function, scalars = entry
+        for at, ctype in scalars:
+            flat[at] = ctype(flat[at])
+        launch_fn, config_cls, _, new_api = self._api
         config = self._configs.get((blocks, threads))
         if config is None:
             extra = {"is_cooperative": False} if new_api else {"cooperative_launch": False}

@@ -39,8 +39,8 @@ def test_batch_compiler_gpu_equals_cpu(opt):
     from kiln.compilers.batch import compile_batch
     for seed, config in enumerate(CONFIGS):
         batch = generate_batch(20_000, seed, config)
-        cpu = compile_batch(batch, opt=opt)
         gpu = compile_batch(batch.to("cuda"), opt=opt)
+        cpu = compile_batch(batch, opt=opt)
         for name, value in _fields(cpu).items():
             assert torch.equal(torch.as_tensor(value), _fields(gpu)[name].cpu()), \
                 f"seed {seed} -O{opt}: {name} differs"
