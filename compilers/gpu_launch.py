@@ -124,18 +124,6 @@ def launch_counts() -> dict[str, int]:
 _COUNTS = {"thin": 0, "numba": 0}
 
 
-class _StreamHandle:
-    """A raw CUDA stream handle in the ``__cuda_stream__`` protocol that ``cuda.core`` reads."""
-
-    __slots__ = ("handle",)
-
-    def __init__(self, handle: int):
-        self.handle = handle
-
-    def __cuda_stream__(self) -> tuple[int, int]:
-        return (0, self.handle)
-
-
 class _FastLaunch:
     """Launches of kernels that numba has compiled for the same argument types, without numba.
 
@@ -148,19 +136,20 @@ class _FastLaunch:
 
     def __init__(self) -> None:
         self._entries: dict[tuple, tuple[Any, Any, tuple]] = {}
-        self._api: tuple[Any, Any, Any, bool] | None = None
+        self._api: tuple[Any, Any, Any, bool, Any] | None = None
         self._disabled = False
         self._configs: dict[tuple[int, int], Any] = {}
-        self._streams: dict[int, _StreamHandle] = {}
+        self._streams: dict[int, Any] = {}  # cuda.core Streams by raw handle
 
     def ready(self) -> bool:
         """Whether the installed numba-cuda launches through ``cuda.core`` as this expects."""
         if self._api is None and not self._disabled:
             try:
+                from cuda.core import Stream
                 from numba.cuda import dispatcher
                 from numba.cuda._compat import CUDA_CORE_GE_1_0
                 self._api = (dispatcher.launch, dispatcher.LaunchConfig, dispatcher.types.Array,
-                             bool(CUDA_CORE_GE_1_0))
+                             bool(CUDA_CORE_GE_1_0), Stream)
             except (ImportError, AttributeError):
                 self._disabled = True
         return not self._disabled
@@ -235,17 +224,17 @@ class _FastLaunch:
         _, function, scalars = entry
         for at, ctype in scalars:
             flat[at] = ctype(flat[at])
-        launch_fn, config_cls, _, new_api = self._api
+        launch_fn, config_cls, _, new_api, stream_cls = self._api
         config = self._configs.get((blocks, threads))
         if config is None:
             extra = {"is_cooperative": False} if new_api else {"cooperative_launch": False}
             config = config_cls(grid=blocks, block=threads, shmem_size=0, **extra)
             self._configs[(blocks, threads)] = config
-        handle = self._streams.get(stream)
-        if handle is None:
-            handle = self._streams.setdefault(stream, _StreamHandle(stream))
+        wrapped = self._streams.get(stream)
+        if wrapped is None:  # a cuda.core Stream over torch's handle, made once
+            wrapped = self._streams.setdefault(stream, stream_cls.from_handle(stream))
         try:
-            launch_fn(handle, config, function, *flat)
+            launch_fn(wrapped, config, function, *flat)
         except TypeError:  # a cuda.core whose launch takes other arguments: numba's path
             self._disabled = True
             return False
