@@ -117,6 +117,19 @@ def _leaf(nkind, narg, nchild, nsib, node, kind, arg):
 
 
 @register_jitable
+def _siblings(vals, nsib, first, vp):
+    """Link the nodes of value-stack entries ``first..vp-1`` as siblings, in order; returns
+    their greatest height."""
+    h = 0
+    for q in range(first, vp):
+        h = max(h, vals[VALS_WIDTH * q + 1])
+        if q > first:
+            nsib[vals[VALS_WIDTH * (q - 1)]] = vals[VALS_WIDTH * q]
+    nsib[vals[VALS_WIDTH * (vp - 1)]] = -1
+    return h
+
+
+@register_jitable
 def _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib):
     """Apply the operator on top of the stack to its operands: ``(sp, vp)`` after it."""
     e = ops[OPS_WIDTH * (sp - 1)]
@@ -147,12 +160,7 @@ def _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib):
         cmp = T_CLASS[t] == C_CMP
         if cmp:
             nkind[vals[VALS_WIDTH * (vp - 1)]] |= T_OP[tokens[ops[OPS_WIDTH * (sp - 1) + 2]]] << 8
-        h = 0
-        for q in range(first, vp):
-            h = max(h, vals[VALS_WIDTH * q + 1])
-            if q > first:
-                nsib[vals[VALS_WIDTH * (q - 1)]] = vals[VALS_WIDTH * q]
-        nsib[vals[VALS_WIDTH * (vp - 1)]] = -1
+        h = _siblings(vals, nsib, first, vp)
         _leaf(nkind, narg, nchild, nsib, tok, N_CMP if cmp else N_BOOL, T_OP[t])
         nchild[tok] = vals[VALS_WIDTH * first]
         vp = first + 1
@@ -283,12 +291,7 @@ def _call(tokens, j, nkind, narg, nchild, nsib, ops, sp, vals, vp):
     want = T_ARITY[tokens[tok]]
     if (want == 0 and count < 2) or (want != 0 and count != want):
         return E_CALL, tok, vp
-    h = 0
-    for q in range(first, vp):
-        h = max(h, vals[VALS_WIDTH * q + 1])
-        if q > first:
-            nsib[vals[VALS_WIDTH * (q - 1)]] = vals[VALS_WIDTH * q]
-    nsib[vals[VALS_WIDTH * (vp - 1)]] = -1
+    h = _siblings(vals, nsib, first, vp)
     _leaf(nkind, narg, nchild, nsib, tok, N_CALL, T_OP[tokens[tok]])
     nchild[tok] = vals[VALS_WIDTH * first]
     vals[VALS_WIDTH * first] = tok
