@@ -86,7 +86,7 @@ def launch(kernel: Any, blocks: int, threads: int, *args: Any) -> None:
         return
     torch = sys.modules["torch"]
     index = next(a.get_device() for a in args if isinstance(a, torch.Tensor))
-    stream = _raw_stream(torch, index)
+    stream = current_stream(torch, index)
     if _FAST.launch(kernel, blocks, threads, stream, index, args):
         _COUNTS["thin"] += 1
         return
@@ -103,8 +103,8 @@ def launch(kernel: Any, blocks: int, threads: int, *args: Any) -> None:
     _FAST.learn(kernel, index, args, views)
 
 
-def _raw_stream(torch: Any, index: int) -> int:
-    """The handle of torch's current stream on device ``index``."""
+def current_stream(torch: Any, index: int) -> int:
+    """The raw handle of torch's current stream on CUDA device ``index``."""
     raw = getattr(torch._C, "_cuda_getCurrentRawStream", None)  # what torch.compile's code uses
     if raw is not None:
         return raw(index)

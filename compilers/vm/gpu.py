@@ -118,9 +118,10 @@ def is_simulator() -> bool:
 
 
 @functools.lru_cache(maxsize=16)
-def _constant(device, programs: int, value: int):
-    """``[programs]`` int32 copies of ``value`` on ``device``, made once: the kernels only read
-    them, and a repeated call then allocates and fills nothing."""
+def _constant(device, stream: int, programs: int, value: int):
+    """``[programs]`` int32 copies of ``value`` on ``device``, made once per stream (and so
+    filled in the order of the kernels that read it): the kernels only read them, and a
+    repeated call then allocates and fills nothing."""
     import torch
 
     return torch.full((programs,), value, dtype=torch.int32, device=device)
@@ -161,7 +162,8 @@ class _Device:
         if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
             if self.torch is None:
                 return np.full(programs, x, dtype=np.int32)
-            return _constant(self.device, programs, int(x))
+            stream = gpu_launch.current_stream(self.torch, self.device.index)
+            return _constant(self.device, stream, programs, int(x))
         arr = self.int32(name, x)
         check_per_program(name, tuple(arr.shape), programs)
         return arr
