@@ -30,14 +30,13 @@ import numpy as np
 from numba.extending import register_jitable
 
 from ..frontend import BINOPS, BUILTINS, CMPOPS, MAX_AST_DEPTH
-from ..isa import MAX_LOCALS, MAX_PARAMS, OP, PY_BUILTIN, PY_OPERATOR
+from ..isa import MAX_LOCALS, MAX_PARAMS, OP, PY_BUILTIN, PY_CONVERSION, PY_OPERATOR
 from ..tokens import (AND, ASSIGN, AUG0, BINOP0, BINOP_PREC, BUILTIN0, BUILTIN_NAMES, CMP0,
                       COLON, COMMA, CONTINUE, DEDENT, DEF, ELIF, ELSE, FOR, IF, IN, INDENT,
                       LIT0, LPAR, MINUS, NAME0, NEWLINE, NOT, NUM_BINOPS, NUM_BUILTINS,
                       NUM_CMPS, NUM_LITS, NUM_NAMES, OR, PAD, PASS, PLUS, PREC_AND, PREC_CMP,
                       PREC_NOT, PREC_OR, PREC_UNARY, RANGE, RETURN, RPAR, TILDE, SOURCE_VOCAB_SIZE,
                       WHILE, BREAK)
-from ..traditional.lower import CONVERSIONS
 from ..vm.core import alu1
 from .status import (E_BLOCK, E_CALL, E_DEEP, E_EXPR_STMT, E_FOR_TEMPS, E_HEADER, E_LOOP_CTRL,
                      E_META, E_RANGE, E_SYNTAX, E_TRUNCATED, E_TUPLE, MAX_INDENT, MAX_PARENS,
@@ -73,9 +72,9 @@ def _token_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     opcode[NOT], opcode[TILDE] = OP["eqz"], OP["not"]
     for i, name in enumerate(BUILTIN_NAMES):
         cls[BUILTIN0 + i] = C_BUILTIN
-        if name in CONVERSIONS:
+        if name in PY_CONVERSION:
             # (a conversion the batched emitter does not know fails here, at import)
-            opcode[BUILTIN0 + i] = {(): NO_OP, ("eqz", "eqz"): TRUTH}[CONVERSIONS[name]]
+            opcode[BUILTIN0 + i] = {(): NO_OP, (OP["eqz"], OP["eqz"]): TRUTH}[PY_CONVERSION[name]]
         else:
             opcode[BUILTIN0 + i] = PY_BUILTIN[name]
         arity[BUILTIN0 + i] = BUILTINS[name] or 0
