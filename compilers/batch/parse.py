@@ -162,8 +162,8 @@ def _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib):
         h = _siblings(vals, nsib, first, vp)
         _leaf(nkind, narg, nchild, nsib, tok, N_CMP if cmp else N_BOOL, T_OP[t])
         nchild[tok] = vals[VALS_WIDTH * first]
+        h += vp - first  # a chain of n operands counts n levels (frontend.chain_levels)
         vp = first + 1
-        h += 1
     vals[VALS_WIDTH * (vp - 1)] = tok
     vals[VALS_WIDTH * (vp - 1) + 1] = h
     return sp - 1, vp
@@ -294,7 +294,8 @@ def _call(tokens, j, nkind, narg, nchild, nsib, ops, sp, vals, vp):
     _leaf(nkind, narg, nchild, nsib, tok, N_CALL, T_OP[tokens[tok]])
     nchild[tok] = vals[VALS_WIDTH * first]
     vals[VALS_WIDTH * first] = tok
-    vals[VALS_WIDTH * first + 1] = max(2, h + 1)  # the callee is a Name, height 2
+    # the callee is a Name, height 2; n arguments count n levels (frontend.chain_levels)
+    vals[VALS_WIDTH * first + 1] = max(2, h + count)
     return OK, j, first + 1
 
 
