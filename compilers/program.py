@@ -17,11 +17,42 @@ CALL_FUEL = 1_000_000
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a Program's code came from and what vouches for it.
+
+    ``approach`` is the compiler that produced the code (``"traditional"``, ``"neural"`` or
+    ``"hybrid"``). The traditional compiler's outcome is ``"compiled"`` (correct by
+    construction); the neural compiler's is ``"tested"``: the code agreed with the traditional
+    compiler's on every test, which is evidence, not proof. For the hybrid, ``outcome`` is
+    ``"proved"`` (SMT: equal to the traditional code on every input), ``"proved_bounded"``
+    (equal wherever every loop runs at most ``bound`` iterations) or ``"fell_back"`` (the
+    traditional ``-O2`` code; ``reason`` says why). ``tests`` are the test rows the accepted
+    candidate passed, by kind; ``samples`` the candidates drawn, ``passed`` how many passed the
+    tests, ``proofs`` the SMT queries run, ``refuted`` and ``unknown`` how they ended, and
+    ``solver_seconds`` their wall time; ``checkpoint`` the neural model's weights hash (prefix).
+    """
+
+    approach: str = "traditional"
+    outcome: str = "compiled"
+    reason: str = ""
+    bound: int | None = None
+    tests: tuple[tuple[str, int], ...] = ()
+    samples: int = 0
+    passed: int = 0
+    proofs: int = 0
+    refuted: int = 0
+    unknown: int = 0
+    solver_seconds: float = 0.0
+    checkpoint: str = ""
+
+
+@dataclass(frozen=True)
 class Program:
     """A compiled function: its bytecode, parameters, and how to run and cost it.
 
     ``run(args)`` and ``cost(args)`` take an array-like of shape ``(N, nparams)`` (one row per
-    call) and execute on the CPU VM; ``asm()`` is the disassembly.
+    call) and execute on the CPU VM; ``asm()`` is the disassembly; ``provenance`` says where
+    the code came from and what vouches for it.
     """
 
     name: str
@@ -29,6 +60,7 @@ class Program:
     code: np.ndarray = field(repr=False)  # int32 (n, 2): (opcode, arg) pairs
     opt: int = 1
     source: str = field(default="", repr=False)
+    provenance: Provenance = field(default=Provenance(), compare=False)
 
     def __post_init__(self):
         validate(self.code)  # a Program always holds valid code
@@ -44,8 +76,9 @@ class Program:
 
     def asm(self) -> str:
         """The program as assembly text (``compilers.asm`` reads it back)."""
-        return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  "
-                                             f"-O{self.opt}")
+        approach = self.provenance.approach
+        how = f"-O{self.opt}" if approach == "traditional" else approach
+        return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  {how}")
 
     def execute(self, args, fuel: int = CALL_FUEL):
         """Run on every row: (values int32 (N,), statuses int32 (N,), cycles int32 (N,))."""

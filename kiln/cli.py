@@ -8,6 +8,7 @@ output path that cannot be written, a full disk) ends with one line on stderr,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -78,9 +79,13 @@ def _compile_file(args):
     import kiln
 
     source = _read_source(args.file)
+    approach = getattr(args, "approach", "traditional")
     try:
+        if approach == "neural":
+            return kiln.compile(source, approach="neural", samples=args.samples,
+                                checkpoint=args.checkpoint)
         return kiln.compile(source, args.opt)
-    except kiln.CompileError as exc:
+    except (kiln.CompileError, ValueError) as exc:  # incl. checkpoint errors, no passing sample
         raise UsageError(f"{args.file}: {exc}") from None
 
 
@@ -90,7 +95,8 @@ def cmd_compile(args) -> int:
     if args.json:
         print(json.dumps({"function": prog.name, "params": list(prog.params),
                           "code": prog.code.tolist(), "asm": prog.asm(),
-                          "static_cost": prog.static_cost}))
+                          "static_cost": prog.static_cost,
+                          "provenance": dataclasses.asdict(prog.provenance)}))
     else:
         sys.stdout.write(prog.asm())
     return 0
@@ -132,6 +138,20 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_imitate(args) -> int:
+    """Run imitation training; print the summary as JSON."""
+    from .training.imitation import ImitationConfig, train
+    from .training.options import from_args
+
+    try:
+        config = from_args(ImitationConfig, args)
+        _, summary = train(config)
+    except ValueError as exc:  # bad settings, a checkpoint to resume that cannot be loaded
+        raise UsageError(str(exc)) from None
+    print(json.dumps(summary))
+    return 0
+
+
 def _output_path(path: str) -> str | None:
     """Check an output path before the work runs, so that a bad one loses nothing."""
     if not path:
@@ -166,6 +186,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optimisation level 0, 1 or 2 (default 1); also -O0, -O1, -O2")
     p.add_argument("--json", action="store_true",
                    help="print {function, params, code, asm, static_cost} as JSON")
+    p.add_argument("--approach", choices=("traditional", "neural"), default="traditional",
+                   help="traditional (default; -O applies) or neural: the transformer's "
+                        "samples, kept only if they pass the tests")
+    p.add_argument("--samples", type=_positive, default=1, metavar="K",
+                   help="neural: candidates to sample (default 1, greedy)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="neural: a checkpoint (NAME.json / NAME.safetensors; default: the "
+                        "shipped model)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="compile FILE.py and run it on integer arguments")
@@ -193,6 +221,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write every row and the run's metadata to PATH, a new or regular "
                         "file (default: none)")
     p.set_defaults(func=cmd_bench)
+
+    from .training.imitation import ImitationConfig
+    from .training.options import add_arguments
+
+    p = sub.add_parser("imitate", help="train the neural compiler on the traditional "
+                                       "compiler's code (imitation)",
+                       description="Train the neural compiler by imitation: fresh generated "
+                                   "programs every step, teacher forcing, TensorBoard logs and "
+                                   "checkpoints in --run-dir.")
+    add_arguments(p, ImitationConfig)
+    p.set_defaults(func=cmd_imitate)
     return parser
 
 
