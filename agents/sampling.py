@@ -12,6 +12,7 @@ graph and replayed.
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -156,7 +157,10 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
         _replay_in_graph(step, max_len)
     else:
         if sync_check:
-            torch.cuda.set_sync_debug_mode("error")
+            with warnings.catch_warnings():
+                # torch warns that the mode is a prototype each time it is switched on
+                warnings.filterwarnings("ignore", "Synchronization debug mode is a prototype")
+                torch.cuda.set_sync_debug_mode("error")
         try:
             for _ in range(max_len):
                 step()
