@@ -155,16 +155,16 @@ class ProgramSources:
 
     def __init__(self, generator: GenConfig | None, pool_size: int, pool_seed: int,
                  suite: Sequence[str] | None):
-        self._generator = GeneratorSource(generator, pool_size, pool_seed)
-        self._suite_names = None if suite is None else tuple(suite)
+        self.generator = GeneratorSource(generator, pool_size, pool_seed)
+        self.suite_names = None if suite is None else tuple(suite)
         self._suite: SuiteSource | None = None
 
     def get(self, kind: str) -> SuiteSource | GeneratorSource:
         """The source called ``kind`` (``"generator"`` or ``"suite"``)."""
         if check_source(kind) == "generator":
-            return self._generator
+            return self.generator
         if self._suite is None:
-            self._suite = SuiteSource(self._suite_names)
+            self._suite = SuiteSource(self.suite_names)
         return self._suite
 
     @staticmethod

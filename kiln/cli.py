@@ -9,6 +9,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .compilers.program import DEFAULT_FUEL
 from .compilers.vm.status import MAX_FUEL
@@ -120,6 +121,66 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    """Run (or resume) a PPO training run."""
+    import os
+
+    from .training import config as train_config
+    from .training.checkpoint import CheckpointError
+
+    changes = train_config.overrides(args)
+    try:
+        if args.resume is not None:
+            if args.preset is not None:
+                raise UsageError("--preset and --resume exclude each other: a resumed run keeps "
+                                 "its own config")
+            config = None
+        else:
+            config = train_config.preset(args.preset or "default").replace(**changes)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    nproc = changes.get("nproc", config.nproc if config else 1)
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from .training.distributed import launch
+
+        return launch(nproc, args.argv)
+    from .training.run import train
+
+    try:
+        run = train(config, resume=args.resume and Path(args.resume), changes=changes)
+    except (CheckpointError, OSError, ValueError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    if run is not None:
+        print(f"run directory: {run.path}  (watch it: tensorboard --logdir {run.path})",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    """Evaluate a checkpoint on the held-out sets; print and write the metrics."""
+    from .training.checkpoint import CheckpointError
+    from .training.evaluate import SETS, evaluate, held_out
+    from .training.run import load_model, resolve_device
+    from .envs.compile_env import EnvParams
+
+    try:
+        device = resolve_device(args.device)
+        model = load_model(args.checkpoint).to(device)
+        params = EnvParams(max_len=min(EnvParams().max_len, model.config.max_target_len))
+        metrics = {name: evaluate(model, held_out(name, args.programs, params, device), params)
+                   for name in SETS}
+    except (CheckpointError, OSError, ValueError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    report = {"checkpoint": args.checkpoint, "device": str(device), **metrics}
+    for name, values in metrics.items():
+        print(f"{name:10s} " + "  ".join(f"{k} {v:.4g}" for k, v in values.items()))
+    if args.json:
+        from .training.checkpoint import atomic_write
+
+        atomic_write(Path(args.json), json.dumps(report, indent=1).encode())
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -164,6 +225,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default="bench.json", metavar="PATH",
                    help="write every row and the run's metadata here ('' for none)")
     p.set_defaults(func=cmd_bench)
+
+    from .training.config import PRESETS, add_arguments
+
+    p = sub.add_parser("train", help="fine-tune the neural compiler with PPO against the oracle",
+                       description="PPO fine-tuning of the neural compiler. A run directory holds "
+                                   "its config, TensorBoard events and checkpoints. Flags "
+                                   "override the preset's values.")
+    p.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="named config: smoke (tests, under a minute on a CPU), default (the "
+                        "main job: minutes on two CPU cores), gpu (the full run)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue the run in RUN_DIR from its last checkpoint")
+    add_arguments(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint on the held-out programs")
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="a checkpoint (its .json or .safetensors file)")
+    p.add_argument("--programs", type=_positive, default=10_000,
+                   help="held-out generated programs (default 10,000); the suite is always "
+                        "evaluated whole")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--json", default="eval.json", metavar="PATH",
+                   help="write the metrics here ('' for none)")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 
@@ -172,6 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         return args.func(args)
     except UsageError as exc:
         print(f"kiln: error: {exc}", file=sys.stderr)

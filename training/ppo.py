@@ -1,0 +1,380 @@
+"""Native PPO: the neural compiler fine-tuned against the oracle, every tensor on the device.
+
+CleanRL's ``ppo.py`` layout, read top to bottom: config and seeding, envs, storage preallocated
+as ``[num_steps, num_envs, ...]``, rollout, advantages, minibatch epochs. What differs is what a
+transformer policy over token episodes needs:
+
+- **Rollout, one token per step.** ``CompileVectorEnv`` runs on the device; the policy advances
+  every lane by one token with its incremental decoder (``Seq2Seq.step``: a per-lane KV cache,
+  reset by the env's done mask). The encoder runs once per rollout over the env's whole program
+  table (weights are fixed during a rollout) and lanes read their program's row. Nothing in the
+  step loop reads a tensor on the host.
+- **Scoring and updates, one sequence per episode.** A rollout's transitions are grouped into
+  *segments* (the tokens one lane emitted for one episode in this rollout, after the prefix it
+  had already emitted before). The decoder runs teacher-forced over whole segments, so each
+  episode costs one forward pass, not one per token. A first pass without gradients gives the
+  old log-probabilities and values (from the same weights that sampled) and the reference
+  policy's log-probabilities; minibatches are sets of segments.
+- **KL penalty to the starting policy** (RLHF's): each token's reward is reduced by
+  ``kl_coef * (log pi - log pi_ref)``, pi_ref being the frozen imitation model, so that
+  correctness is not traded away for speed.
+- **A fresh stream of programs**: every ``refresh_every`` updates the env's generator pool is
+  regenerated (on the device) from a new seed and every lane restarts.
+
+The host reads the device a few times per update (shapes of the segment tables, minibatch
+sizes) and the statistics every ``log_every`` updates.
+"""
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from ..agents.model import BOS, Memory, Seq2Seq
+from ..agents.sampling import choose
+from ..compilers.vocab import VOCAB_SIZE
+from ..envs.vector_env import CompileVectorEnv
+from ..envs.verify import CORRECT, FUEL_OUT, WRONG
+from . import distributed
+from .config import TrainConfig
+from .ppo_loss import explained_variance, gae, kl_shaped_rewards, ppo_loss
+
+
+class Storage(NamedTuple):
+    """One rollout, CleanRL's layout: ``[num_steps, num_envs, ...]`` tensors on the device."""
+
+    actions: torch.Tensor    # int64: the token taken
+    masks: torch.Tensor      # bool [..., VOCAB_SIZE]: the action mask it was taken under
+    positions: torch.Tensor  # int64: tokens the lane had emitted before it (its position)
+    rows: torch.Tensor       # int64: the episode's row of the program table
+    rewards: torch.Tensor    # float32: the env's reward
+    dones: torch.Tensor      # bool: the observation starts a new episode
+
+    @classmethod
+    def allocate(cls, steps: int, lanes: int, device: torch.device) -> Storage:
+        def new(dtype: torch.dtype, *shape: int) -> torch.Tensor:
+            return torch.zeros((steps, lanes, *shape), dtype=dtype, device=device)
+
+        return cls(new(torch.int64), new(torch.bool, VOCAB_SIZE), new(torch.int64),
+                   new(torch.int64), new(torch.float32), new(torch.bool))
+
+
+class Segments(NamedTuple):
+    """A rollout's episodes as teacher-forcing inputs: one row per (lane, episode) segment."""
+
+    target_in: torch.Tensor  # int64 [N, W]: BOS then the episode's tokens (prefix included)
+    rows: torch.Tensor       # int64 [N]: program table row
+    of: torch.Tensor         # int64 [num_steps, num_envs]: each transition's segment
+    last: torch.Tensor       # int64 [num_envs]: each lane's last segment
+
+
+def build_segments(storage: Storage, prefix: torch.Tensor) -> Segments:
+    """Group the transitions of ``storage`` by episode. ``prefix`` (int ``[num_envs, L]``) is
+    the target each lane had emitted when the rollout began (the first segment's past)."""
+    steps, lanes = storage.actions.shape
+    length = prefix.shape[1]
+    starts = storage.dones.clone()
+    starts[0] = True
+    local = starts.long().cumsum(0) - 1                  # segment number within the lane
+    lane = torch.arange(lanes, device=prefix.device)
+    segment = lane[None] * steps + local                 # sparse id: lane * steps + number
+    tokens = torch.zeros((lanes * steps, length), dtype=torch.int64, device=prefix.device)
+    tokens[lane * steps] = prefix.long() * ~storage.dones[0, :, None]
+    tokens[segment, storage.positions.clamp(max=length - 1)] = storage.actions
+    rows = torch.zeros(lanes * steps, dtype=torch.int64, device=prefix.device)
+    rows[segment] = storage.rows
+    used = torch.zeros(lanes * steps, dtype=torch.bool, device=prefix.device)
+    used[segment] = True
+    ids = used.nonzero()[:, 0]                           # host read: the number of segments
+    compact = torch.full_like(rows, -1)
+    compact[ids] = torch.arange(len(ids), device=ids.device)
+    width = min(length, int(storage.positions.max()) + 2)  # host read: the longest segment
+    target_in = torch.cat([torch.full_like(tokens[ids, :1], BOS), tokens[ids, :width - 1]], 1)
+    return Segments(target_in, rows[ids], compact[segment], compact[segment[-1]])
+
+
+class Scored(NamedTuple):
+    """Per-transition outputs of the policy (``[M]``, or ``[num_steps, num_envs]``)."""
+
+    logprob: torch.Tensor
+    entropy: torch.Tensor
+    value: torch.Tensor
+
+
+def masked_log_softmax(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    return torch.log_softmax(logits.float().masked_fill(~masks, float("-inf")), -1)
+
+
+def score(model: Seq2Seq, memory: Memory, memory_rows: torch.Tensor | None,
+          target_in: torch.Tensor, segment: torch.Tensor, position: torch.Tensor,
+          actions: torch.Tensor, masks: torch.Tensor) -> Scored:
+    """The policy's log-probability, entropy and value at transitions ``(segment, position)``
+    of the teacher-forced sequences ``target_in`` (whose memory rows are ``memory_rows``)."""
+    logits, values = model.decode(memory, target_in, rows=memory_rows)
+    logp = masked_log_softmax(logits[segment, position], masks)
+    entropy = -(logp.exp() * logp.masked_fill(~masks, 0.0)).sum(-1)
+    return Scored(logp.gather(1, actions[:, None])[:, 0], entropy, values[segment, position])
+
+
+def encode_table(model: Seq2Seq, env: CompileVectorEnv) -> Memory:
+    """The encoder's output for every row of the env's program table (no gradient)."""
+    table = env.program_table
+    width = max(1, int((table.source != 0).sum(1).max()))  # host read, once per table
+    with torch.no_grad():
+        return model.encode(table.source[:, :width], table.lits)
+
+
+class Stats:
+    """Device-side sums of what the rollouts did, read on the host only when logged."""
+
+    NAMES = ("episodes", "return", "length", "correct", "wrong", "fuel_out", "invalid",
+             "log_cost_ratio")
+
+    def __init__(self, lanes: int, device: torch.device):
+        self.sums = torch.zeros(len(self.NAMES), dtype=torch.float64, device=device)
+        self.running_return = torch.zeros(lanes, dtype=torch.float64, device=device)
+        self.running_length = torch.zeros(lanes, dtype=torch.float64, device=device)
+
+    def record(self, reward: torch.Tensor, done: torch.Tensor, info: dict[str, Any]) -> None:
+        self.running_return += reward
+        self.running_length += 1
+        outcome = info["outcome"]
+        correct = outcome == CORRECT
+        ratio = info["candidate_cost"].clamp(min=1e-6) / info["oracle_cost"].clamp(min=1e-6)
+        self.sums += torch.stack([
+            done.sum(), (self.running_return * done).sum(), (self.running_length * done).sum(),
+            correct.sum(), (outcome == WRONG).sum(), (outcome == FUEL_OUT).sum(),
+            (done & ~correct & (outcome != WRONG) & (outcome != FUEL_OUT)).sum(),
+            torch.where(correct, ratio.double().log(), 0.0).sum()]).double()
+        self.running_return *= ~done
+        self.running_length *= ~done
+
+    def read(self, ctx: distributed.Dist) -> dict[str, float]:
+        """Means since the last read (over all processes), then zero the sums."""
+        s = dict(zip(self.NAMES, distributed.mean(self.sums, ctx).tolist()))
+        self.sums.zero_()
+        episodes = max(s["episodes"], 1.0)
+        out = {"charts/episodic_return": s["return"] / episodes,
+               "charts/episodic_length": s["length"] / episodes,
+               "charts/train_pass_rate": s["correct"] / episodes,
+               "charts/train_invalid_rate": s["invalid"] / episodes}
+        if s["correct"]:
+            out["charts/train_cost_ratio_oracle"] = float(
+                torch.tensor(s["log_cost_ratio"] / s["correct"]).exp())
+        return out
+
+
+class PPO:
+    """The native PPO trainer's state: model, reference, optimiser, env, counters.
+
+    ``train`` runs updates until ``config.num_updates``; ``state``/``load_state`` give and take
+    what a checkpoint holds. ``on_update`` (if given) is called after every update with the
+    update number, the global step and the scalars to log (empty on updates that log nothing).
+    """
+
+    def __init__(self, config: TrainConfig, model: Seq2Seq, device: torch.device,
+                 ctx: distributed.Dist, reference: Seq2Seq | None = None):
+        self.config, self.device, self.ctx = config, device, ctx
+        self.model = model.to(device)
+        # The reference policy: the starting weights, frozen (a resumed run passes its own).
+        source = reference if reference is not None else model
+        self.reference = copy.deepcopy(source).to(device).eval().requires_grad_(False)
+        distributed.broadcast_parameters(self.model.parameters(), ctx)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate,
+                                          eps=1e-5)
+        self.generator = torch.Generator(device=device).manual_seed(config.seed + ctx.rank)
+        self.env = CompileVectorEnv(config.num_envs, config.env_params(), device=device,
+                                    source=config.source, pool_size=config.pool_size,
+                                    pool_seed=self.pool_seed(0), fuse=device.type == "cuda")
+        self.update = 0
+        self.global_step = 0
+        self.stats = Stats(config.num_envs, device)
+        self.storage = Storage.allocate(config.num_steps, config.num_envs, device)
+        self._restart = True  # reset every lane before the next rollout
+
+    def pool_seed(self, refresh: int) -> int:
+        """The generator seed of the ``refresh``-th program table (distinct per process)."""
+        return (self.config.seed * 1_000_003 + refresh) * 64 + self.ctx.rank
+
+    def lane_seed(self) -> int:
+        """The env reset seed when lanes restart at update ``self.update`` (a documented
+        reseed: a resumed run restarts every lane here rather than restoring episodes)."""
+        return ((self.config.seed * 1_000_003 + self.update) * 64 + self.ctx.rank) * 2**20
+
+    # -- one update ---------------------------------------------------------------------
+    def rollout(self) -> tuple[Segments, torch.Tensor, torch.Tensor]:
+        """Step every lane ``num_steps`` tokens; returns the segments, the done flags after the
+        last step and the lanes' positions after it."""
+        c, env, model, s = self.config, self.env, self.model, self.storage
+        if self._restart:
+            env.reset(seed=self.lane_seed())
+            self.memory = encode_table(model, env)
+            self.reference_memory = encode_table(self.reference, env)
+            self.cache = model.new_cache(c.num_envs, self.device)
+            self.previous = torch.zeros(c.num_envs, dtype=torch.int64, device=self.device)
+            self.next_done = torch.ones(c.num_envs, dtype=torch.bool, device=self.device)
+            self._restart = False
+        else:
+            self.memory = encode_table(model, env)  # the weights changed in the last update
+        prefix = env.state.target.clone()
+        model.eval()
+        with torch.no_grad():
+            for step in range(c.num_steps):
+                state = env.state
+                s.dones[step] = self.next_done
+                s.masks[step] = state.mask
+                s.positions[step] = state.length
+                s.rows[step] = state.program
+                logits, _ = model.step(self.memory, self.cache, self.previous, self.next_done,
+                                       rows=state.program)
+                noise = torch.rand((c.num_envs, VOCAB_SIZE), generator=self.generator,
+                                   device=self.device).clamp_(min=1e-12)
+                action, _ = choose(logits, state.mask, c.temperature, 1.0, noise)
+                _, reward, terminated, truncated, info = env.step(action)
+                self.next_done = terminated | truncated
+                s.actions[step] = action
+                s.rewards[step] = reward
+                self.previous = action
+                self.stats.record(reward, self.next_done, info)
+        return build_segments(s, prefix), self.next_done, env.state.length
+
+    def minibatches(self, segments: Segments) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """A random split of the segments into ``num_minibatches`` sets; each as (segment ids,
+        flat indices of their transitions)."""
+        n = segments.rows.shape[0]
+        parts = min(self.config.num_minibatches, n)
+        order = torch.randperm(n, generator=self.generator, device=self.device)
+        part_of = torch.empty_like(order)
+        part_of[order] = torch.arange(n, device=self.device) * parts // n
+        flat_part = part_of[segments.of.reshape(-1)]
+        by_part = flat_part.argsort(stable=True)
+        counts = torch.bincount(flat_part, minlength=parts).tolist()  # host read per epoch
+        seg_counts = torch.bincount(part_of, minlength=parts).tolist()
+        return list(zip(order.split(seg_counts), by_part.split(counts)))
+
+    def train_update(self) -> dict[str, float]:
+        """One rollout and its PPO update; returns the scalars to log (tensors still on the
+        device are read only on updates that log)."""
+        c, s = self.config, self.storage
+        frac = 1.0 - self.update / c.num_updates
+        lr = c.learning_rate * frac if c.anneal_lr else c.learning_rate
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        segments, next_done, next_position = self.rollout()
+        actions, masks = s.actions.reshape(-1), s.masks.reshape(-1, VOCAB_SIZE)
+        seg_of, position = segments.of.reshape(-1), s.positions.reshape(-1)
+
+        # Old log-probabilities and values (the weights that sampled), reference log-probs.
+        old_logprob = torch.zeros_like(s.rewards).reshape(-1)
+        values = torch.zeros_like(old_logprob)
+        ref_logprob = torch.zeros_like(old_logprob)
+        with torch.no_grad():
+            parts = self.minibatches(segments)
+            for seg_ids, flat in parts:
+                local = torch.full_like(segments.rows, -1)
+                local[seg_ids] = torch.arange(len(seg_ids), device=self.device)
+                args = (segments.target_in[seg_ids], local[seg_of[flat]], position[flat],
+                        actions[flat], masks[flat])
+                rows = segments.rows[seg_ids]
+                mine = score(self.model, self.memory, rows, *args)
+                old_logprob[flat], values[flat] = mine.logprob, mine.value
+                ref_logprob[flat] = score(self.reference, self.reference_memory, rows,
+                                          *args).logprob
+            # The bootstrap: each lane's value after the last step, in its last segment.
+            width = segments.target_in.shape[1]
+            _, all_values = self.model.decode(self.memory, segments.target_in[segments.last],
+                                              rows=segments.rows[segments.last])
+            last_value = all_values.gather(1, next_position.clamp(max=width - 1)[:, None])[:, 0]
+        shape = s.rewards.shape
+        rewards, kl = kl_shaped_rewards(s.rewards, old_logprob.view(shape),
+                                        ref_logprob.view(shape), c.kl_coef)
+        advantages, returns = gae(rewards, values.view(shape), s.dones, last_value, next_done,
+                                  c.gamma, c.gae_lambda)
+        advantages, returns = advantages.reshape(-1), returns.reshape(-1)
+
+        self.model.train()
+        sums = torch.zeros(6, device=self.device)
+        count = 0
+        for epoch in range(c.update_epochs):
+            for seg_ids, flat in (parts if epoch == 0 else self.minibatches(segments)):
+                local = torch.full_like(segments.rows, -1)
+                local[seg_ids] = torch.arange(len(seg_ids), device=self.device)
+                table = self.env.program_table
+                rows = segments.rows[seg_ids]
+                width = max(1, self.memory.attend.shape[1])
+                memory = self.model.encode(table.source[rows, :width], table.lits[rows])
+                new = score(self.model, memory, None, segments.target_in[seg_ids],
+                            local[seg_of[flat]], position[flat], actions[flat], masks[flat])
+                parts_ = ppo_loss(new.logprob, old_logprob[flat], new.entropy, new.value,
+                                  values[flat], advantages[flat], returns[flat],
+                                  clip_coef=c.clip_coef, clip_vloss=c.clip_vloss,
+                                  norm_adv=c.norm_adv, ent_coef=c.ent_coef, vf_coef=c.vf_coef)
+                self.optimizer.zero_grad(set_to_none=True)
+                parts_.loss.backward()
+                distributed.average_gradients(self.model.parameters(), self.ctx)
+                nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
+                self.optimizer.step()
+                sums += torch.stack(list(parts_[1:]))
+                count += 1
+            if c.target_kl and float(parts_.approx_kl) > c.target_kl:
+                break
+        self.update += 1
+        self.global_step += c.batch_size * self.ctx.world_size
+        if c.refresh_every and self.update % c.refresh_every == 0 and c.source == "generator":
+            self.env.regenerate(self.pool_seed(self.update // c.refresh_every))
+            self._restart = True
+        if self.update % c.log_every and self.update != c.num_updates:
+            return {}
+        means = distributed.mean(torch.cat([sums / count, kl.mean()[None],
+                                            explained_variance(values, returns)[None]]),
+                                 self.ctx).tolist()
+        names = ("losses/policy_loss", "losses/value_loss", "losses/entropy",
+                 "losses/old_approx_kl", "losses/approx_kl", "losses/clipfrac",
+                 "losses/kl_to_reference", "losses/explained_variance")
+        logged = dict(zip(names, means))
+        logged["charts/learning_rate"] = lr
+        logged.update(self.stats.read(self.ctx))
+        return logged
+
+    def train(self, on_update: Callable[[int, int, dict[str, float]], None]) -> None:
+        """Updates until the run's end, reporting each to ``on_update``."""
+        start, start_step = time.perf_counter(), self.global_step
+        while self.update < self.config.num_updates:
+            logged = self.train_update()
+            if logged:
+                elapsed = max(time.perf_counter() - start, 1e-9)
+                logged["charts/SPS"] = (self.global_step - start_step) / elapsed
+            on_update(self.update, self.global_step, logged)
+
+    # -- checkpoints ----------------------------------------------------------------------
+    def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """What a checkpoint holds: tensors (model, reference, optimiser, RNG) and JSON."""
+        from .checkpoint import optim_state, rng_state
+
+        tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
+        tensors.update({f"reference.{k}": v for k, v in self.reference.state_dict().items()})
+        optim_tensors, optim_json = optim_state(self.optimizer)
+        tensors.update(optim_tensors)
+        tensors.update(rng_state(self.generator))
+        return tensors, {"update": self.update, "optimizer": optim_json}
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Restore what ``state`` gave; the lanes restart (``lane_seed``)."""
+        from .checkpoint import load_optim_state, load_rng_state
+
+        def part(prefix: str) -> dict[str, torch.Tensor]:
+            return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+
+        self.model.load_state_dict(part("model."))
+        self.reference.load_state_dict(part("reference."))
+        load_optim_state(self.optimizer, tensors, meta["optimizer"])
+        load_rng_state(self.generator, tensors)
+        self.update = int(meta["update"])
+        self.global_step = int(meta["global_step"])
+        if self.config.refresh_every and self.config.source == "generator":
+            self.env.regenerate(self.pool_seed(self.update // self.config.refresh_every))
+        self._restart = True
