@@ -4,9 +4,10 @@ SB3 builds a policy from a features extractor, an MLP extractor and two heads (`
 ``value_net``). ``KilnFeatures`` runs the whole ``Seq2Seq`` on an observation of the compile
 env (encoder over ``source``/``lits``, decoder teacher-forced over ``target`` up to
 ``length``) and returns, per observation, the model's logits for the next token and its value:
-``VOCAB_SIZE + 1`` features. ``KilnPolicy`` sets the MLP extractor to nothing and its two heads
-to those columns, so the policy *is* the model: its own output layer and value head, weights
-loaded from a kiln checkpoint, trained by SB3's optimiser. Masks are applied by sb3-contrib.
+the decoder's state for the next token (``Seq2Seq.hidden``). ``KilnPolicy`` sets the MLP
+extractor to nothing and SB3's two heads to the model's own (``model.logits``, ``model.value``),
+so the policy *is* the model, weights loaded from a kiln checkpoint, trained by SB3's
+optimiser. Masks are applied by sb3-contrib.
 
 ::
 
@@ -25,18 +26,15 @@ import torch
 from gymnasium import spaces
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from torch import nn
 
-from ..compilers.vocab import VOCAB_SIZE
 from .model import BOS, Seq2Seq
 
 
 class KilnFeatures(BaseFeaturesExtractor):
-    """Logits ``[B, VOCAB_SIZE]`` and value ``[B, 1]`` of ``model`` at each observation,
-    concatenated."""
+    """The decoder's state ``[B, d_model]`` at each observation's next position."""
 
     def __init__(self, observation_space: spaces.Dict, model: Seq2Seq):
-        super().__init__(observation_space, VOCAB_SIZE + 1)
+        super().__init__(observation_space, model.config.d_model)
         self.model = model
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -49,20 +47,8 @@ class KilnFeatures(BaseFeaturesExtractor):
         steps = int(length.max()) + 1
         target_in = torch.cat([torch.full_like(target[:, :1], BOS), target[:, :steps - 1]], 1)
         memory = self.model.encode(source[:, :width], obs["lits"].long())
-        logits, values = self.model.decode(memory, target_in)
-        lane = torch.arange(len(length), device=length.device)
-        return torch.cat([logits[lane, length].float(), values[lane, length, None].float()], 1)
-
-
-class _Columns(nn.Module):
-    """Columns ``start:stop`` of its input: SB3's head over ``KilnFeatures``."""
-
-    def __init__(self, start: int, stop: int):
-        super().__init__()
-        self.start, self.stop = start, stop
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, self.start:self.stop]
+        hidden = self.model.hidden(memory, target_in)
+        return hidden[torch.arange(len(length), device=length.device), length]
 
 
 class KilnPolicy(MaskableActorCriticPolicy):
@@ -80,7 +66,7 @@ class KilnPolicy(MaskableActorCriticPolicy):
 
     def _build(self, lr_schedule: Any) -> None:
         self._build_mlp_extractor()
-        self.action_net = _Columns(0, VOCAB_SIZE)
-        self.value_net = _Columns(VOCAB_SIZE, VOCAB_SIZE + 1)
+        model = self.features_extractor.model
+        self.action_net, self.value_net = model.logits, model.value
         self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1),
                                               **self.optimizer_kwargs)

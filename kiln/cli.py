@@ -129,6 +129,8 @@ def cmd_train(args) -> int:
     from .training.checkpoint import CheckpointError
 
     changes = train_config.overrides(args)
+    if "WORLD_SIZE" in os.environ:  # a process torchrun started: the job's size is torchrun's
+        changes["nproc"] = int(os.environ["WORLD_SIZE"])
     try:
         if args.resume is not None:
             if args.preset is not None:
@@ -143,7 +145,7 @@ def cmd_train(args) -> int:
     if nproc > 1 and "WORLD_SIZE" not in os.environ:
         from .training.distributed import launch
 
-        return launch(nproc, args.argv)
+        return launch(nproc, _without_option(args.argv, "--nproc"))
     from .training.run import train
 
     try:
@@ -154,6 +156,19 @@ def cmd_train(args) -> int:
         print(f"run directory: {run.path}  (watch it: tensorboard --logdir {run.path})",
               file=sys.stderr)
     return 0
+
+
+def _without_option(argv: list[str], flag: str) -> list[str]:
+    """``argv`` less ``flag VALUE`` and ``flag=VALUE`` (torchrun would take the flag as its own)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == flag:
+            skip = True
+        elif not arg.startswith(flag + "="):
+            out.append(arg)
+    return out
 
 
 def cmd_eval(args) -> int:

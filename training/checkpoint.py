@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -22,27 +21,17 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
+from ..agents.checkpoint import CheckpointError
+from ..agents.checkpoint import write_atomic as atomic_write
 
-class CheckpointError(Exception):
-    """A checkpoint or run directory that cannot be used; the message is one line."""
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename: readers see the old
-    file or the new one, never half of one."""
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+FORMAT = "kiln-ppo-checkpoint"
 
 
 def save(stem: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Write checkpoint ``stem`` (``stem.safetensors`` then ``stem.json``)."""
     blob = save_tensors({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
     atomic_write(stem.with_suffix(".safetensors"), blob)
-    meta = dict(meta, sha256=hashlib.sha256(blob).hexdigest())
+    meta = dict(meta, format=FORMAT, sha256=hashlib.sha256(blob).hexdigest())
     atomic_write(stem.with_suffix(".json"), json.dumps(meta, indent=1).encode())
 
 

@@ -97,11 +97,12 @@ def evaluate(model: Seq2Seq, held: HeldOut, params: EnvParams) -> dict[str, floa
     _, o2 = run_tests(code, lengths, held.o2, held.o2_len, nparams, inputs, params.fuel)
     verdict = score(cand, oracle, params)
     correct = verdict.outcome == CORRECT
-    cost = verdict.candidate_cost.double().clamp(min=1e-9)
-    o2_cost = o2.cycles.double().mean(1).clamp(min=1e-9)
+    # Costs count at least one cycle (as the env's speedup does): an empty program is free.
+    cost = verdict.candidate_cost.double().clamp(min=1.0)
+    o2_cost = o2.cycles.double().mean(1).clamp(min=1.0)
     return {"programs": float(n),
             "pass_rate": float(correct.double().mean()),
-            "cost_ratio_oracle": _geomean(cost / verdict.oracle_cost.double().clamp(min=1e-9),
+            "cost_ratio_oracle": _geomean(cost / verdict.oracle_cost.double().clamp(min=1.0),
                                           correct),
             "cost_ratio_O2": _geomean(cost / o2_cost, correct),
             "frac_cheaper_than_O2": float((correct & (cost < o2_cost)).double().mean()),

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
+from ..agents.checkpoint import load_checkpoint, save_checkpoint
 from ..agents.config import ModelConfig
 from ..agents.model import Seq2Seq
 from . import checkpoint, distributed
@@ -24,6 +25,11 @@ from .config import TrainConfig
 from .evaluate import SETS, evaluate, held_out, tags
 from .rundir import RunDir, default_path
 from .tblog import RunLogger
+
+# The shipped imitation checkpoint (the model a default run starts from).
+SHIPPED = Path(__file__).resolve().parent.parent / "agents" / "checkpoints" / "small"
+# The run directory's latest policy as a model checkpoint (``kiln eval``, ``kiln compile``).
+POLICY = "policy"
 
 
 def resolve_device(name: str) -> torch.device:
@@ -59,13 +65,19 @@ def starting_model(config: TrainConfig) -> Seq2Seq:
 
 
 def load_model(spec: str) -> Seq2Seq:
-    """A model from a PPO checkpoint (its ``.json`` or ``.safetensors``, or the stem)."""
-    path = Path(spec)
+    """A model from ``spec``: ``shipped`` (the package's imitation checkpoint), a run directory
+    (its latest policy), a PPO training checkpoint or a model checkpoint
+    (``kiln.agents.checkpoint``), each named by its stem or either of its two files."""
+    path = SHIPPED if spec == "shipped" else Path(spec)
+    if path.is_dir():
+        path = path / POLICY
     stem = path.with_suffix("") if path.suffix in (".json", ".safetensors") else path
-    if not stem.with_suffix(".json").exists():
-        raise CheckpointError(f"no checkpoint at {spec} (expected {stem.with_suffix('.json')})")
-    tensors, meta = checkpoint.load(stem)
-    return model_from_tensors(tensors, meta, "model.", stem)
+    if not stem.with_suffix(".json").is_file():
+        raise CheckpointError(f"no checkpoint at {spec} (no {stem.with_suffix('.json')})")
+    if checkpoint.read_json(stem.with_suffix(".json")).get("format") == checkpoint.FORMAT:
+        tensors, meta = checkpoint.load(stem)
+        return model_from_tensors(tensors, meta, "model.", stem)
+    return load_checkpoint(stem)[0]
 
 
 def check_model(model: Seq2Seq, config: TrainConfig) -> None:
@@ -157,7 +169,8 @@ def _drive(config: TrainConfig, trainer, run: RunDir | None, ctx: distributed.Di
     params = config.env_params()
     logger = sets = None
     if ctx.is_main:
-        logger = RunLogger(run.path, None if fresh else trainer.global_step)
+        # A checkpoint at step s follows the events logged at s: hide only those after it.
+        logger = RunLogger(run.path, None if fresh else trainer.global_step + 1)
         sets = [held_out(name, config.eval_programs, params, trainer.device) for name in SETS]
         if fresh:
             logger.hyperparameters(config)
@@ -173,6 +186,8 @@ def _drive(config: TrainConfig, trainer, run: RunDir | None, ctx: distributed.Di
         logger.flush()  # events up to this step are on disk before the checkpoint is
         run.save(step, tensors, dict(meta, model_config=trainer.model.config.to_dict(),
                                      config=config.to_dict()))
+        save_checkpoint(run.path / POLICY, trainer.model, step=step,
+                        training={"ppo": config.to_dict()})
 
     if ctx.is_main and fresh:  # the starting policy's figures: every curve starts at step 0
         scalars = evaluation(0)

@@ -1,8 +1,8 @@
 """TensorBoard logging of a run, with the tags CleanRL uses plus kiln's ``compiler/`` ones.
 
-A resumed run opens its writer with ``purge_step`` = the checkpoint's global step: TensorBoard
-then hides every event the killed run wrote at or after that step, so each curve continues
-without a gap and without a duplicate. The writer is flushed before every checkpoint, so that
+A resumed run opens its writer with ``purge_step`` one past the checkpoint's global step:
+TensorBoard then hides every event the killed run wrote after the checkpoint, so each curve
+continues without a gap and without a duplicate. The writer is flushed before every checkpoint, so that
 the events up to a checkpoint are on disk whenever the checkpoint is.
 """
 from __future__ import annotations
