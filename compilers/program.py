@@ -1,6 +1,7 @@
 """``Program``: one compiled kiln function, runnable on the CPU VM."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,7 +19,10 @@ class Program:
     """A compiled function: its bytecode, parameters, and how to run and cost it.
 
     ``run(args)`` and ``cost(args)`` take an array-like of shape ``(N, nparams)`` (one row per
-    call) and execute on the CPU VM; ``asm()`` is the disassembly.
+    call) and execute on the CPU VM; ``asm()`` is the disassembly. ``provenance`` says which
+    approach produced the code and its evidence: ``{"approach": "traditional", "opt": ...}``
+    (correct by construction), or for ``"neural"`` the checkpoint's hash, the samples drawn,
+    how many passed, the tests run and ``"proved": False``.
     """
 
     name: str
@@ -26,6 +30,7 @@ class Program:
     code: np.ndarray = field(repr=False)  # int32 (n, 2): (opcode, arg) pairs
     opt: int = 1
     source: str = field(default="", repr=False)
+    provenance: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
         validate(self.code)  # a Program always holds valid code
@@ -41,8 +46,9 @@ class Program:
 
     def asm(self) -> str:
         """The program as assembly text (``compilers.asm`` reads it back)."""
-        return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  "
-                                             f"-O{self.opt}")
+        approach = self.provenance.get("approach", "traditional")
+        how = f"-O{self.opt}" if approach == "traditional" else approach
+        return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  {how}")
 
     def execute(self, args, fuel: int = DEFAULT_FUEL):
         """Run on every row: (values int32 (N,), statuses int32 (N,), cycles int32 (N,))."""

@@ -15,13 +15,33 @@ __all__ = ["CompileError", "OutOfFuel", "Program", "ValidationError", "compile",
 __version__ = "0.1.0"
 
 
-def compile(source: str, opt: int = 1) -> Program:  # noqa: A001 - the name users expect
-    """Compile kiln source text at optimisation level ``opt`` (0, 1 or 2).
+APPROACHES = ("traditional", "neural")
+
+
+def compile(source: str, opt: int = 1, *, approach: str = "traditional",  # noqa: A001
+            samples: int = 1, checkpoint: str | None = None) -> Program:
+    """Compile kiln source text to a ``Program``.
+
+    ``approach="traditional"`` (the default) runs the compiler at optimisation level ``opt``
+    (0, 1 or 2): correct by construction. ``approach="neural"`` samples ``samples`` candidates
+    from the transformer of ``checkpoint`` (default: the shipped model), keeps those that agree
+    with the traditional compiler's code on the tests, and returns the cheapest; if none
+    passes it raises ``kiln.compilers.neural.NoCandidatePassed`` (a ValueError). The result's
+    ``provenance`` says which approach produced it and on what evidence.
 
     Raises CompileError (with ``lineno``, ``col``) for any source outside the language and
-    ValueError for a bad ``opt``.
+    ValueError for a bad ``opt``, ``approach`` or ``samples``.
     """
+    if approach not in APPROACHES:
+        raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    if approach == "neural":
+        from .compilers.neural import compile_source as compile_neural
+
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+            raise ValueError(f"samples must be a positive int, got {samples!r}")
+        return compile_neural(source, samples, checkpoint=checkpoint)
     from .compilers.traditional.pipeline import compile_source
 
     fn, code = compile_source(source, opt)
-    return Program(fn.name, fn.params, code, int(opt), source)
+    return Program(fn.name, fn.params, code, int(opt), source,
+                   {"approach": "traditional", "opt": int(opt)})

@@ -70,9 +70,13 @@ def _compile_file(args):
     import kiln
 
     source = _read_source(args.file)
+    approach = getattr(args, "approach", "traditional")
     try:
+        if approach == "neural":
+            return kiln.compile(source, approach="neural", samples=args.samples,
+                                checkpoint=args.checkpoint)
         return kiln.compile(source, args.opt)
-    except kiln.CompileError as exc:
+    except (kiln.CompileError, ValueError) as exc:  # incl. checkpoint errors, no passing sample
         raise UsageError(f"{args.file}: {exc}") from None
 
 
@@ -82,7 +86,8 @@ def cmd_compile(args) -> int:
     if args.json:
         print(json.dumps({"function": prog.name, "params": list(prog.params),
                           "code": prog.code.tolist(), "asm": prog.asm(),
-                          "static_cost": prog.static_cost}))
+                          "static_cost": prog.static_cost,
+                          "provenance": dict(prog.provenance)}))
     else:
         sys.stdout.write(prog.asm())
     return 0
@@ -217,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optimisation level 0, 1 or 2 (default 1); also -O0, -O1, -O2")
     p.add_argument("--json", action="store_true",
                    help="print {function, params, code, asm, static_cost} as JSON")
+    p.add_argument("--approach", choices=("traditional", "neural"), default="traditional",
+                   help="traditional (default; -O applies) or neural: the transformer's "
+                        "samples, kept only if they pass the tests")
+    p.add_argument("--samples", type=_positive, default=1, metavar="K",
+                   help="neural: candidates to sample (default 1, greedy)")
+    p.add_argument("--checkpoint", default=None, metavar="PATH",
+                   help="neural: a checkpoint (NAME.json / NAME.safetensors; default: the "
+                        "shipped model)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("run", help="compile FILE.py and run it on integer arguments")
