@@ -19,6 +19,9 @@ from typing import Any
 from ..envs.compile_env import EnvParams
 
 ALGOS = ("native", "sb3")
+# Generator streams PPO's program tables come from: 5,000,000..6,999,999 (imitation draws from
+# 1,000,000 up; streams from 7,000,000 up are held out for evaluation).
+PPO_STREAMS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,8 @@ class TrainConfig:
     log_every: int = 1
     """Read the device's statistics and write TensorBoard scalars every N updates."""
     run_dir: str = ""
-    """Run directory (config, TensorBoard events, checkpoints); default runs/<algo>-<seed>-<time>."""
+    """Run directory (config, TensorBoard events, checkpoints); default
+    runs/<algo>-<seed>-<time>."""
     nproc: int = 1
     """Processes of data-parallel training (launches torchrun when above 1)."""
 

@@ -1,7 +1,8 @@
 """How good is a policy as a compiler: greedy candidates on held-out programs, run on the VM.
 
-Two held-out sets: programs of the generator at ``HELD_OUT_SEED`` (a seed no training run
-draws from) and the public suite (hand-written: outside the generator's distribution). Each
+The held-out sets are imitation training's (``imitation.held_out``: the generator's stream
+``HELD_OUT_SEED``, which no training run draws from; ``imitation.suite_batch``: the public
+suite, hand-written, outside the generator's distribution). Each
 program gets one greedy candidate; it is *correct* when it agrees with the oracle (the
 traditional compiler at ``EnvParams.oracle_opt``) on every test input of the episode draw for
 a fixed evaluation key. The metrics, per set:
@@ -18,6 +19,7 @@ a fixed evaluation key. The metrics, per set:
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from typing import NamedTuple
 
 import torch
@@ -29,11 +31,10 @@ from ..compilers.tokens import TokenBatch
 from ..compilers.vm import INVALID
 from ..envs import draws
 from ..envs.compile_env import EnvParams
-from ..envs.programs import GeneratorSource, SuiteSource
 from ..envs.verify import CORRECT, run_tests, score
 from ..envs.vector_env import MAX_ORACLE_CODE
+from . import imitation
 
-HELD_OUT_SEED = 2**31 - 1   # the generator seed of the held-out set (training seeds are small)
 EVAL_KEY = 2**40            # the key of the evaluation's test draws
 SETS = ("generated", "suite")
 
@@ -64,14 +65,18 @@ def _o2_code(batch: TokenBatch, device: torch.device) -> tuple[torch.Tensor, tor
 def held_out(name: str, programs: int, params: EnvParams, device: torch.device) -> HeldOut:
     """Held-out set ``name`` (``generated``: its first ``programs`` programs; ``suite``)."""
     if name == "generated":
-        batch = GeneratorSource(None, programs, HELD_OUT_SEED).tokens(device)
+        batch = imitation.held_out(programs, device)
     elif name == "suite":
-        batch = SuiteSource().tokens(device)
+        batch = imitation.suite_batch(device)
     else:
         raise ValueError(f"unknown held-out set {name!r}; choose from {', '.join(SETS)}")
     oracle = compile_batch(batch, params.oracle_opt, MAX_ORACLE_CODE)
     return HeldOut(name, batch, oracle.code.to(torch.int32), oracle.lengths.to(torch.int32),
                    *_o2_code(batch, device))
+
+
+def _rows(batch: TokenBatch, rows: slice) -> TokenBatch:
+    return TokenBatch(*(getattr(batch, f.name)[rows] for f in fields(batch)))
 
 
 def _geomean(ratio: torch.Tensor, keep: torch.Tensor) -> float:
@@ -82,16 +87,22 @@ def _geomean(ratio: torch.Tensor, keep: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate(model: Seq2Seq, held: HeldOut, params: EnvParams) -> dict[str, float]:
+def evaluate(model: Seq2Seq, held: HeldOut, params: EnvParams, chunk: int = 1024
+             ) -> dict[str, float]:
     """The metrics of ``model``'s greedy candidates on ``held`` (see the module's docstring)."""
     model.eval()
-    candidates = sample(model, held.batch, 1, temperature=0.0, max_len=params.max_len)
     n = len(held.batch)
     device = held.oracle.device
+    code = torch.zeros((n, params.max_len, 2), dtype=torch.int32, device=device)
+    lengths = torch.zeros(n, dtype=torch.int32, device=device)
+    for start in range(0, n, chunk):  # the KV cache of every program at once may not fit
+        part = slice(start, start + chunk)
+        candidates = sample(model, _rows(held.batch, part), 1, temperature=0.0,
+                            max_len=params.max_len)
+        code[part], lengths[part] = candidates.code, candidates.lengths
     key_lo, key_hi = draws.split_key(EVAL_KEY, n, device)
     inputs = draws.test_inputs(key_lo, key_hi, torch.zeros_like(key_lo), params.num_tests)
     nparams = held.batch.nparams.to(torch.int32)
-    code, lengths = candidates.code.to(device), candidates.lengths.to(device)
     cand, oracle = run_tests(code, lengths, held.oracle, held.oracle_len, nparams, inputs,
                              params.fuel)
     _, o2 = run_tests(code, lengths, held.o2, held.o2_len, nparams, inputs, params.fuel)

@@ -40,7 +40,7 @@ from ..compilers.vocab import VOCAB_SIZE
 from ..envs.vector_env import CompileVectorEnv
 from ..envs.verify import CORRECT, FUEL_OUT, WRONG
 from . import distributed
-from .config import TrainConfig
+from .config import PPO_STREAMS, TrainConfig
 from .ppo_loss import explained_variance, gae, kl_shaped_rewards, ppo_loss
 
 
@@ -197,8 +197,10 @@ class PPO:
         self._restart = True  # reset every lane before the next rollout
 
     def pool_seed(self, refresh: int) -> int:
-        """The generator seed of the ``refresh``-th program table (distinct per process)."""
-        return (self.config.seed * 1_000_003 + refresh) * 64 + self.ctx.rank
+        """The generator stream of the ``refresh``-th program table: in PPO's band of
+        streams, distinct per process (streams from 7,000,000 up are held out)."""
+        stream = (self.config.seed * 8 + self.ctx.rank) * 10_007 + refresh
+        return PPO_STREAMS + stream % 2_000_000
 
     def lane_seed(self) -> int:
         """The env reset seed when lanes restart at update ``self.update`` (a documented

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from ..agents.checkpoint import load_checkpoint, save_checkpoint
 from ..agents.config import ModelConfig
 from ..agents.model import Seq2Seq
+from ..compilers.neural import DEFAULT_CHECKPOINT
 from . import checkpoint, distributed
 from .checkpoint import CheckpointError
 from .config import TrainConfig
@@ -26,8 +27,6 @@ from .evaluate import SETS, evaluate, held_out, tags
 from .rundir import RunDir, default_path
 from .tblog import RunLogger
 
-# The shipped imitation checkpoint (the model a default run starts from).
-SHIPPED = Path(__file__).resolve().parent.parent / "agents" / "checkpoints" / "small"
 # The run directory's latest policy as a model checkpoint (``kiln eval``, ``kiln compile``).
 POLICY = "policy"
 
@@ -68,7 +67,7 @@ def load_model(spec: str) -> Seq2Seq:
     """A model from ``spec``: ``shipped`` (the package's imitation checkpoint), a run directory
     (its latest policy), a PPO training checkpoint or a model checkpoint
     (``kiln.agents.checkpoint``), each named by its stem or either of its two files."""
-    path = SHIPPED if spec == "shipped" else Path(spec)
+    path = DEFAULT_CHECKPOINT if spec == "shipped" else Path(spec)
     if path.is_dir():
         path = path / POLICY
     stem = path.with_suffix("") if path.suffix in (".json", ".safetensors") else path

@@ -25,7 +25,7 @@ from ..agents.sb3_policy import KilnPolicy
 from ..envs.sb3 import SB3VecEnv
 from ..envs.vector_env import CompileVectorEnv
 from .checkpoint import load_optim_state, optim_state
-from .config import TrainConfig
+from .config import PPO_STREAMS, TrainConfig
 
 # SB3's logger keys -> CleanRL's TensorBoard tags.
 _TAGS = {"train/policy_gradient_loss": "losses/policy_loss", "train/value_loss":
@@ -60,7 +60,10 @@ class SB3Trainer:
         self.venv.seed(self.lane_seed())
 
     def pool_seed(self, refresh: int) -> int:
-        return (self.config.seed * 1_000_003 + refresh) * 64
+        """The generator stream of the ``refresh``-th program table: in PPO's band of
+        streams, distinct per process (streams from 7,000,000 up are held out)."""
+        stream = (self.config.seed * 8 + 0) * 10_007 + refresh
+        return PPO_STREAMS + stream % 2_000_000
 
     def lane_seed(self) -> int:
         return (self.config.seed * 1_000_003 + self.update) * 64 * 2**20

@@ -2,8 +2,8 @@
 
 A resumed run opens its writer with ``purge_step`` one past the checkpoint's global step:
 TensorBoard then hides every event the killed run wrote after the checkpoint, so each curve
-continues without a gap and without a duplicate. The writer is flushed before every checkpoint, so that
-the events up to a checkpoint are on disk whenever the checkpoint is.
+continues without a gap and without a duplicate. The writer is flushed before every checkpoint,
+so that the events up to a checkpoint are on disk whenever the checkpoint is.
 """
 from __future__ import annotations
 
