@@ -51,6 +51,9 @@ def test_native_smoke_run_writes_config_events_and_checkpoints(native_run: Path)
     assert not missing, f"tags missing from the event files: {missing}"
     assert [s for s, _ in curves["charts/SPS"]] == [256, 512]
     assert [s for s, _ in curves["compiler/pass_rate"]] == [0, 512]
+    evaluations = json.loads((native_run / "eval.json").read_text())["evaluations"]
+    assert [e["global_step"] for e in evaluations] == [0, 512]
+    assert evaluations[-1]["suite"]["programs"] == 65
     events = EventAccumulator(str(native_run))
     events.Reload()
     assert "hyperparameters/text_summary" in events.Tags()["tensors"]
@@ -91,6 +94,8 @@ def test_kill_and_resume_continues_without_gap_or_duplicate(tmp_path: Path) -> N
         steps = [s for s, _ in curves[tag]]
         assert steps == list(range(256, 1537, 256)), f"{tag}: {steps}"
     assert [s for s, _ in curves["compiler/pass_rate"]] == [0, 512, 1024, 1536]
+    evaluations = json.loads((run / "eval.json").read_text())["evaluations"]
+    assert [e["global_step"] for e in evaluations] == [0, 512, 1024, 1536]
     meta = json.loads((run / "checkpoints" / "step_000000001536.json").read_text())
     assert meta["global_step"] == 1536 and meta["update"] == 6
 

@@ -9,12 +9,11 @@ transformer policy over token episodes needs:
   reset by the env's done mask). The encoder runs once per rollout over the env's whole program
   table (weights are fixed during a rollout) and lanes read their program's row. Nothing in the
   step loop reads a tensor on the host.
-- **Scoring and updates, one sequence per episode.** A rollout's transitions are grouped into
-  *segments* (the tokens one lane emitted for one episode in this rollout, after the prefix it
-  had already emitted before). The decoder runs teacher-forced over whole segments, so each
-  episode costs one forward pass, not one per token. A first pass without gradients gives the
-  old log-probabilities and values (from the same weights that sampled) and the reference
-  policy's log-probabilities; minibatches are sets of segments.
+- **Updates, one sequence per episode.** A rollout's transitions are grouped into *segments*
+  (the tokens one lane emitted for one episode in this rollout, after the prefix it had emitted
+  before). The decoder runs teacher-forced over whole segments, so each episode costs one
+  forward pass, not one per token: once without gradients for the reference policy's
+  log-probabilities, then in every minibatch (a set of segments) for the PPO loss.
 - **KL penalty to the starting policy** (RLHF's): each token's reward is reduced by
   ``kl_coef * (log pi - log pi_ref)``, pi_ref being the frozen imitation model, so that
   correctness is not traded away for speed.
@@ -48,6 +47,8 @@ class Storage(NamedTuple):
     """One rollout, CleanRL's layout: ``[num_steps, num_envs, ...]`` tensors on the device."""
 
     actions: torch.Tensor    # int64: the token taken
+    logprobs: torch.Tensor   # float32: its log-probability under the behaviour policy
+    values: torch.Tensor     # float32: the value of the observation it was taken in
     masks: torch.Tensor      # bool [..., VOCAB_SIZE]: the action mask it was taken under
     positions: torch.Tensor  # int64: tokens the lane had emitted before it (its position)
     rows: torch.Tensor       # int64: the episode's row of the program table
@@ -59,8 +60,9 @@ class Storage(NamedTuple):
         def new(dtype: torch.dtype, *shape: int) -> torch.Tensor:
             return torch.zeros((steps, lanes, *shape), dtype=dtype, device=device)
 
-        return cls(new(torch.int64), new(torch.bool, VOCAB_SIZE), new(torch.int64),
-                   new(torch.int64), new(torch.float32), new(torch.bool))
+        return cls(new(torch.int64), new(torch.float32), new(torch.float32),
+                   new(torch.bool, VOCAB_SIZE), new(torch.int64), new(torch.int64),
+                   new(torch.float32), new(torch.bool))
 
 
 class Segments(NamedTuple):
@@ -69,7 +71,6 @@ class Segments(NamedTuple):
     target_in: torch.Tensor  # int64 [N, W]: BOS then the episode's tokens (prefix included)
     rows: torch.Tensor       # int64 [N]: program table row
     of: torch.Tensor         # int64 [num_steps, num_envs]: each transition's segment
-    last: torch.Tensor       # int64 [num_envs]: each lane's last segment
 
 
 def build_segments(storage: Storage, prefix: torch.Tensor) -> Segments:
@@ -92,9 +93,9 @@ def build_segments(storage: Storage, prefix: torch.Tensor) -> Segments:
     ids = used.nonzero()[:, 0]                           # host read: the number of segments
     compact = torch.full_like(rows, -1)
     compact[ids] = torch.arange(len(ids), device=ids.device)
-    width = min(length, int(storage.positions.max()) + 2)  # host read: the longest segment
+    width = int(storage.positions.max()) + 1             # host read: the longest segment
     target_in = torch.cat([torch.full_like(tokens[ids, :1], BOS), tokens[ids, :width - 1]], 1)
-    return Segments(target_in, rows[ids], compact[segment], compact[segment[-1]])
+    return Segments(target_in, rows[ids], compact[segment])
 
 
 class Scored(NamedTuple):
@@ -208,18 +209,32 @@ class PPO:
         return ((self.config.seed * 1_000_003 + self.update) * 64 + self.ctx.rank) * 2**20
 
     # -- one update ---------------------------------------------------------------------
-    def rollout(self) -> tuple[Segments, torch.Tensor, torch.Tensor]:
-        """Step every lane ``num_steps`` tokens; returns the segments, the done flags after the
-        last step and the lanes' positions after it."""
+    def _start_lanes(self) -> None:
+        """Reset every lane (a fresh table, a resume) and run the policy on the first tokens."""
+        c, env = self.config, self.env
+        env.reset(seed=self.lane_seed())
+        self.reference_memory = encode_table(self.reference, env)
+        self.memory = encode_table(self.model, env)
+        self.cache = self.model.new_cache(c.num_envs, self.device)
+        self.next_done = torch.ones(c.num_envs, dtype=torch.bool, device=self.device)
+        with torch.no_grad():
+            self.next_logits, self.next_value = self.model.step(
+                self.memory, self.cache, torch.zeros_like(self.next_done, dtype=torch.int64),
+                self.next_done, rows=env.state.program)
+        self._restart = False
+
+    def rollout(self) -> Segments:
+        """Step every lane ``num_steps`` tokens and group the transitions into segments.
+
+        The policy's output for the next observation is carried from step to step (and from
+        rollout to rollout: CleanRL's ``next_obs``), so each step runs the decoder once, on the
+        token just taken. After an update, the first step of each lane's episode in progress
+        still comes from the weights before it (its KV cache too): that is the behaviour policy,
+        whose log-probabilities PPO's ratio divides by.
+        """
         c, env, model, s = self.config, self.env, self.model, self.storage
         if self._restart:
-            env.reset(seed=self.lane_seed())
-            self.memory = encode_table(model, env)
-            self.reference_memory = encode_table(self.reference, env)
-            self.cache = model.new_cache(c.num_envs, self.device)
-            self.previous = torch.zeros(c.num_envs, dtype=torch.int64, device=self.device)
-            self.next_done = torch.ones(c.num_envs, dtype=torch.bool, device=self.device)
-            self._restart = False
+            self._start_lanes()
         else:
             self.memory = encode_table(model, env)  # the weights changed in the last update
         prefix = env.state.target.clone()
@@ -231,18 +246,19 @@ class PPO:
                 s.masks[step] = state.mask
                 s.positions[step] = state.length
                 s.rows[step] = state.program
-                logits, _ = model.step(self.memory, self.cache, self.previous, self.next_done,
-                                       rows=state.program)
+                s.values[step] = self.next_value
                 noise = torch.rand((c.num_envs, VOCAB_SIZE), generator=self.generator,
                                    device=self.device).clamp_(min=1e-12)
-                action, _ = choose(logits, state.mask, c.temperature, 1.0, noise)
+                action, s.logprobs[step] = choose(self.next_logits, state.mask, c.temperature,
+                                                  1.0, noise)
                 _, reward, terminated, truncated, info = env.step(action)
                 self.next_done = terminated | truncated
                 s.actions[step] = action
                 s.rewards[step] = reward
-                self.previous = action
                 self.stats.record(reward, self.next_done, info)
-        return build_segments(s, prefix), self.next_done, env.state.length
+                self.next_logits, self.next_value = model.step(
+                    self.memory, self.cache, action, self.next_done, rows=env.state.program)
+        return build_segments(s, prefix)
 
     def minibatches(self, segments: Segments) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """A random split of the segments into ``num_minibatches`` sets; each as (segment ids,
@@ -266,35 +282,29 @@ class PPO:
         lr = c.learning_rate * frac if c.anneal_lr else c.learning_rate
         for group in self.optimizer.param_groups:
             group["lr"] = lr
-        segments, next_done, next_position = self.rollout()
+        segments = self.rollout()
         actions, masks = s.actions.reshape(-1), s.masks.reshape(-1, VOCAB_SIZE)
         seg_of, position = segments.of.reshape(-1), s.positions.reshape(-1)
+        old_logprob, values = s.logprobs.reshape(-1), s.values.reshape(-1)
 
-        # Old log-probabilities and values (the weights that sampled), reference log-probs.
-        old_logprob = torch.zeros_like(s.rewards).reshape(-1)
-        values = torch.zeros_like(old_logprob)
+        def inputs(seg_ids: torch.Tensor, flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
+            """``score``'s arguments for a minibatch: its segments' sequences, and each of its
+            transitions' segment (numbered within the minibatch), position, action, mask."""
+            local = torch.full_like(segments.rows, -1)
+            local[seg_ids] = torch.arange(len(seg_ids), device=self.device)
+            return (segments.target_in[seg_ids], local[seg_of[flat]], position[flat],
+                    actions[flat], masks[flat])
+
+        # The reference policy's log-probabilities, one teacher-forced pass per segment.
         ref_logprob = torch.zeros_like(old_logprob)
+        parts = self.minibatches(segments)
         with torch.no_grad():
-            parts = self.minibatches(segments)
             for seg_ids, flat in parts:
-                local = torch.full_like(segments.rows, -1)
-                local[seg_ids] = torch.arange(len(seg_ids), device=self.device)
-                args = (segments.target_in[seg_ids], local[seg_of[flat]], position[flat],
-                        actions[flat], masks[flat])
-                rows = segments.rows[seg_ids]
-                mine = score(self.model, self.memory, rows, *args)
-                old_logprob[flat], values[flat] = mine.logprob, mine.value
-                ref_logprob[flat] = score(self.reference, self.reference_memory, rows,
-                                          *args).logprob
-            # The bootstrap: each lane's value after the last step, in its last segment.
-            width = segments.target_in.shape[1]
-            _, all_values = self.model.decode(self.memory, segments.target_in[segments.last],
-                                              rows=segments.rows[segments.last])
-            last_value = all_values.gather(1, next_position.clamp(max=width - 1)[:, None])[:, 0]
-        shape = s.rewards.shape
-        rewards, kl = kl_shaped_rewards(s.rewards, old_logprob.view(shape),
-                                        ref_logprob.view(shape), c.kl_coef)
-        advantages, returns = gae(rewards, values.view(shape), s.dones, last_value, next_done,
+                ref_logprob[flat] = score(self.reference, self.reference_memory,
+                                          segments.rows[seg_ids], *inputs(seg_ids, flat)).logprob
+        rewards, kl = kl_shaped_rewards(s.rewards, s.logprobs, ref_logprob.view_as(s.rewards),
+                                        c.kl_coef)
+        advantages, returns = gae(rewards, s.values, s.dones, self.next_value, self.next_done,
                                   c.gamma, c.gae_lambda)
         advantages, returns = advantages.reshape(-1), returns.reshape(-1)
 
@@ -303,26 +313,23 @@ class PPO:
         count = 0
         for epoch in range(c.update_epochs):
             for seg_ids, flat in (parts if epoch == 0 else self.minibatches(segments)):
-                local = torch.full_like(segments.rows, -1)
-                local[seg_ids] = torch.arange(len(seg_ids), device=self.device)
-                table = self.env.program_table
                 rows = segments.rows[seg_ids]
-                width = max(1, self.memory.attend.shape[1])
-                memory = self.model.encode(table.source[rows, :width], table.lits[rows])
-                new = score(self.model, memory, None, segments.target_in[seg_ids],
-                            local[seg_of[flat]], position[flat], actions[flat], masks[flat])
-                parts_ = ppo_loss(new.logprob, old_logprob[flat], new.entropy, new.value,
+                table = self.env.program_table
+                memory = self.model.encode(table.source[rows, :self.memory.attend.shape[1]],
+                                           table.lits[rows])
+                new = score(self.model, memory, None, *inputs(seg_ids, flat))
+                losses = ppo_loss(new.logprob, old_logprob[flat], new.entropy, new.value,
                                   values[flat], advantages[flat], returns[flat],
                                   clip_coef=c.clip_coef, clip_vloss=c.clip_vloss,
                                   norm_adv=c.norm_adv, ent_coef=c.ent_coef, vf_coef=c.vf_coef)
                 self.optimizer.zero_grad(set_to_none=True)
-                parts_.loss.backward()
+                losses.loss.backward()
                 distributed.average_gradients(self.model.parameters(), self.ctx)
                 nn.utils.clip_grad_norm_(self.model.parameters(), c.max_grad_norm)
                 self.optimizer.step()
-                sums += torch.stack(list(parts_[1:]))
+                sums += torch.stack(list(losses[1:]))
                 count += 1
-            if c.target_kl and float(parts_.approx_kl) > c.target_kl:
+            if c.target_kl and float(losses.approx_kl) > c.target_kl:
                 break
         self.update += 1
         self.global_step += c.batch_size * self.ctx.world_size

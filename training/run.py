@@ -24,7 +24,7 @@ from . import checkpoint, distributed
 from .checkpoint import CheckpointError
 from .config import TrainConfig
 from .evaluate import SETS, evaluate, held_out, tags
-from .rundir import RunDir, default_path
+from .rundir import EVALUATIONS, RunDir, default_path
 from .tblog import RunLogger
 
 # The run directory's latest policy as a model checkpoint (``kiln eval``, ``kiln compile``).
@@ -177,7 +177,9 @@ def _drive(config: TrainConfig, trainer, run: RunDir | None, ctx: distributed.Di
 
     def evaluation(step: int) -> dict[str, float]:
         metrics = {h.name: evaluate(trainer.model, h, params) for h in sets}
-        run.write_json("eval.json", {"global_step": step, **metrics})
+        history = [e for e in run.evaluations() if e["global_step"] < step]
+        run.write_json(EVALUATIONS, {"evaluations": history + [{"global_step": step,
+                                                                **metrics}]})
         return tags(metrics)
 
     def save(update: int, step: int) -> None:

@@ -8,7 +8,8 @@
       checkpoints/
         step_000000065536.json     a checkpoint: counters, optimiser groups, SHA-256 ...
         step_000000065536.safetensors   ... and its tensors (model, reference, optimiser, RNG)
-      eval.json                    the last evaluation's metrics
+      eval.json                    every evaluation's metrics, by global step
+      policy.json, policy.safetensors   the latest policy as a model checkpoint
 
 Checkpoints are named by global step (env steps over all processes) so that they sort in time.
 """
@@ -27,6 +28,7 @@ from .config import TrainConfig
 
 CONFIG = "config.json"
 CHECKPOINTS = "checkpoints"
+EVALUATIONS = "eval.json"
 _STEP_NAME = re.compile(r"step_(\d{12})\.json")
 
 
@@ -92,6 +94,11 @@ class RunDir:
             path.unlink()
             path.with_suffix(".safetensors").unlink(missing_ok=True)
         return stem
+
+    def evaluations(self) -> list[dict[str, Any]]:
+        """The evaluations so far (``eval.json``), oldest first."""
+        path = self.path / EVALUATIONS
+        return checkpoint.read_json(path)["evaluations"] if path.exists() else []
 
     def write_json(self, name: str, value: dict[str, Any]) -> Path:
         path = self.path / name
