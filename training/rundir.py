@@ -57,7 +57,7 @@ class RunDir:
     @classmethod
     def open(cls, path: Path, changes: dict[str, Any] | None = None) -> RunDir:
         """The run at ``path``. ``changes`` (flags given with ``--resume``) must agree with its
-        config, except ``total_timesteps`` (a run may be extended) and ``device``."""
+        config, except ``total_timesteps`` (a run may be extended)."""
         if not path.is_dir():
             raise CheckpointError(f"no run directory at {path}")
         values = checkpoint.read_json(path / CONFIG)
@@ -66,13 +66,13 @@ class RunDir:
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{path / CONFIG} is not a valid config: {exc}") from None
         changes = dict(changes or {})
-        mutable = {"total_timesteps", "device"}
+        mutable = {"total_timesteps"}
         clashes = [f"--{name.replace('_', '-')} {value!r} (the run has {getattr(config, name)!r})"
                    for name, value in changes.items()
                    if name not in mutable and value != getattr(config, name)]
         if clashes:
             raise CheckpointError(f"config mismatch with {path / CONFIG}: {'; '.join(clashes)}; "
-                                  f"only --total-timesteps and --device may change on resume")
+                                  f"only --total-timesteps may change on resume")
         config = config.replace(**{k: v for k, v in changes.items() if k in mutable})
         return cls(path, config)
 
