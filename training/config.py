@@ -42,6 +42,9 @@ class TrainConfig:
     """Model size when --checkpoint is none (tiny, small, base)."""
     total_timesteps: int = 200_000
     """Env steps (tokens emitted, over all lanes and processes) to train for."""
+    time_limit_s: float = 0.0
+    """Stop after the update that ends this many seconds of training (0: no limit); the run
+    then evaluates and checkpoints as at its planned end."""
     num_envs: int = 64
     """Env lanes per process."""
     num_steps: int = 64
@@ -124,7 +127,7 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        for name in ("refresh_every", "eval_every"):
+        for name in ("refresh_every", "eval_every", "time_limit_s"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if (self.num_envs * self.num_steps) % self.num_minibatches:
@@ -185,8 +188,9 @@ PRESETS: dict[str, dict[str, Any]] = {
                   eval_every=2, eval_programs=16, checkpoint_every=2, update_epochs=1),
     "default": dict(),
     "gpu": dict(device="cuda", total_timesteps=500_000_000, num_envs=16_384, num_steps=32,
-                num_minibatches=8, update_epochs=2, learning_rate=1e-5, pool_size=65_536,
-                eval_every=20, eval_programs=4096, checkpoint_every=20, log_every=5),
+                num_minibatches=32, update_epochs=2, learning_rate=1e-5, pool_size=8192,
+                refresh_every=5, eval_every=20, eval_programs=4096, checkpoint_every=20,
+                log_every=5),
 }
 
 

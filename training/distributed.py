@@ -25,6 +25,7 @@ class Dist:
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
+    collective_device: str = "cpu"  # where tensors for collectives live (NCCL: this GPU)
 
     @property
     def is_main(self) -> bool:
@@ -37,9 +38,13 @@ def setup(device: torch.device) -> Dist:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size == 1:
         return Dist()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return Dist(dist.get_rank(), world_size, int(os.environ.get("LOCAL_RANK", "0")))
+    return Dist(dist.get_rank(), world_size, local_rank,
+                f"cuda:{local_rank}" if device.type == "cuda" else "cpu")
 
 
 def device_for(device: torch.device, ctx: Dist) -> torch.device:
@@ -78,6 +83,15 @@ def mean(values: torch.Tensor, ctx: Dist) -> torch.Tensor:
     values = values.clone()
     dist.all_reduce(values)
     return values / ctx.world_size
+
+
+def agree(flag: bool, ctx: Dist) -> bool:
+    """True on every process if ``flag`` is true on any (decisions taken by the clock)."""
+    if ctx.world_size == 1:
+        return flag
+    value = torch.tensor([float(flag)], device=ctx.collective_device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
 
 
 def teardown(ctx: Dist) -> None:

@@ -26,8 +26,6 @@ sizes) and the statistics every ``log_every`` updates.
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import torch
@@ -172,9 +170,8 @@ class Stats:
 class PPO:
     """The native PPO trainer's state: model, reference, optimiser, env, counters.
 
-    ``train`` runs updates until ``config.num_updates``; ``state``/``load_state`` give and take
-    what a checkpoint holds. ``on_update`` (if given) is called after every update with the
-    update number, the global step and the scalars to log (empty on updates that log nothing).
+    ``train_update`` runs one rollout and update, ``read_stats`` reads what they measured;
+    ``state``/``load_state`` give and take what a checkpoint holds.
     """
 
     def __init__(self, config: TrainConfig, model: Seq2Seq, device: torch.device,
@@ -274,9 +271,8 @@ class PPO:
         seg_counts = torch.bincount(part_of, minlength=parts).tolist()
         return list(zip(order.split(seg_counts), by_part.split(counts)))
 
-    def train_update(self) -> dict[str, float]:
-        """One rollout and its PPO update; returns the scalars to log (tensors still on the
-        device are read only on updates that log)."""
+    def train_update(self) -> None:
+        """One rollout and its PPO update (``read_stats`` reads what it measured)."""
         c, s = self.config, self.storage
         frac = 1.0 - self.update / c.num_updates
         lr = c.learning_rate * frac if c.anneal_lr else c.learning_rate
@@ -336,28 +332,20 @@ class PPO:
         if c.refresh_every and self.update % c.refresh_every == 0 and c.source == "generator":
             self.env.regenerate(self.pool_seed(self.update // c.refresh_every))
             self._restart = True
-        if self.update % c.log_every and self.update != c.num_updates:
-            return {}
-        means = distributed.mean(torch.cat([sums / count, kl.mean()[None],
-                                            explained_variance(values, returns)[None]]),
-                                 self.ctx).tolist()
+        self._last = (torch.cat([sums / count, kl.mean()[None],
+                                 explained_variance(values, returns)[None]]), lr)
+
+    def read_stats(self) -> dict[str, float]:
+        """The last update's losses and the rollouts' statistics since the last read, as
+        TensorBoard scalars (a host read; every process must call it on the same updates)."""
+        losses, lr = self._last
         names = ("losses/policy_loss", "losses/value_loss", "losses/entropy",
                  "losses/old_approx_kl", "losses/approx_kl", "losses/clipfrac",
                  "losses/kl_to_reference", "losses/explained_variance")
-        logged = dict(zip(names, means))
+        logged = dict(zip(names, distributed.mean(losses, self.ctx).tolist()))
         logged["charts/learning_rate"] = lr
         logged.update(self.stats.read(self.ctx))
         return logged
-
-    def train(self, on_update: Callable[[int, int, dict[str, float]], None]) -> None:
-        """Updates until the run's end, reporting each to ``on_update``."""
-        start, start_step = time.perf_counter(), self.global_step
-        while self.update < self.config.num_updates:
-            logged = self.train_update()
-            if logged:
-                elapsed = max(time.perf_counter() - start, 1e-9)
-                logged["charts/SPS"] = (self.global_step - start_step) / elapsed
-            on_update(self.update, self.global_step, logged)
 
     # -- checkpoints ----------------------------------------------------------------------
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -1,15 +1,17 @@
 """``kiln train``: a PPO run from start (or resume) to its last checkpoint.
 
 ``train`` opens or creates the run directory, builds the trainer of ``config.algo`` (native or
-SB3), and then drives it: TensorBoard scalars after every update it reports, a periodic
-evaluation on the held-out sets (``compiler/`` tags), checkpoints every ``checkpoint_every``
-updates and at the end, and a progress bar. Rank 0 does all the writing; with several
+SB3), and then drives it, update by update, until ``total_timesteps`` or ``time_limit_s``:
+TensorBoard scalars every ``log_every`` updates, an evaluation on the held-out sets
+(``compiler/`` tags) at the start, every ``eval_every`` updates and at the end, checkpoints
+every ``checkpoint_every`` updates and at the end, and a progress bar. Rank 0 does all the writing; with several
 processes the others only train.
 """
 from __future__ import annotations
 
 import math
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +184,7 @@ def _drive(config: TrainConfig, trainer, run: RunDir | None, ctx: distributed.Di
                                                                 **metrics}]})
         return tags(metrics)
 
-    def save(update: int, step: int) -> None:
+    def save(step: int) -> None:
         tensors, meta = trainer.state()
         logger.flush()  # events up to this step are on disk before the checkpoint is
         run.save(step, tensors, dict(meta, model_config=trainer.model.config.to_dict(),
@@ -195,19 +197,32 @@ def _drive(config: TrainConfig, trainer, run: RunDir | None, ctx: distributed.Di
         logger.scalars(scalars, 0)
         bar.update(0, scalars)
 
-    def on_update(update: int, step: int, logged: dict[str, float]) -> None:
-        if not ctx.is_main:
-            return
-        last = update == config.num_updates
-        if config.eval_every and update % config.eval_every == 0 or last:
-            logged = dict(logged, **evaluation(step))
-        logger.scalars(logged, step)
-        if update % config.checkpoint_every == 0 or last:
-            save(update, step)
-        bar.update(step, logged)
+    def train() -> None:
+        # SPS counts training only: the time spent evaluating and checkpointing is paused.
+        start, start_step, paused = time.perf_counter(), trainer.global_step, 0.0
+        while trainer.update < config.num_updates:
+            trainer.train_update()
+            update, step = trainer.update, trainer.global_step
+            elapsed = time.perf_counter() - start
+            last = update == config.num_updates or distributed.agree(
+                bool(config.time_limit_s) and elapsed >= config.time_limit_s, ctx)
+            logged = {}
+            if update % config.log_every == 0 or last:
+                logged = dict(trainer.read_stats(), **{"charts/SPS": (step - start_step)
+                                                       / max(elapsed - paused, 1e-9)})
+            if ctx.is_main:
+                if config.eval_every and update % config.eval_every == 0 or last:
+                    logged.update(evaluation(step))
+                logger.scalars(logged, step)
+                if update % config.checkpoint_every == 0 or last:
+                    save(step)
+                bar.update(step, logged)
+            paused += time.perf_counter() - start - elapsed
+            if last:
+                return
 
     try:
-        trainer.train(on_update)
+        train()
     finally:
         bar.close()
         if logger is not None:

@@ -1,18 +1,16 @@
 """The Stable-Baselines3 path: sb3-contrib's ``MaskablePPO`` trains the same model on the same
 env, through the SB3 adapter (``envs.sb3.SB3VecEnv``) and ``agents.sb3_policy.KilnPolicy``.
 
-``SB3Trainer`` has the native trainer's interface (``train``, ``state``, ``load_state``), so
-``kiln train --algo sb3`` gets the same run directory, TensorBoard tags, evaluation and
-checkpoints. It runs ``MaskablePPO.learn`` one rollout at a time and reads SB3's logger after
-each, mapping SB3's names to CleanRL's. The learning rate is annealed by the trainer (SB3's own
+``SB3Trainer`` has the native trainer's interface (``train_update``, ``read_stats``, ``state``,
+``load_state``), so ``kiln train --algo sb3`` gets the same run directory, TensorBoard tags,
+evaluation and checkpoints. It runs ``MaskablePPO.learn`` one rollout at a time and reads SB3's
+logger after each, mapping SB3's names to CleanRL's. The learning rate is annealed by the trainer (SB3's own
 schedule restarts with each ``learn`` call). SB3 has no hook for a KL penalty to a reference
 policy, so ``kl_coef`` applies to the native path only.
 """
 from __future__ import annotations
 
 import copy
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -56,7 +54,7 @@ class SB3Trainer:
             else None, normalize_advantage=config.norm_adv, ent_coef=config.ent_coef,
             vf_coef=config.vf_coef, max_grad_norm=config.max_grad_norm,
             target_kl=config.target_kl or None, seed=config.seed, device=device,
-            policy_kwargs={"model": model}, stats_window_size=config.batch_size, verbose=0)
+            policy_kwargs={"model": model}, stats_window_size=10**6, verbose=0)
         self.venv.seed(self.lane_seed())
 
     def pool_seed(self, refresh: int) -> int:
@@ -82,37 +80,29 @@ class SB3Trainer:
         self.venv.seed(self.lane_seed())
         self.agent._last_obs = None
 
-    def train_update(self) -> dict[str, float]:
-        c = self.config
-        lr = self.learning_rate()
-        if self.agent.ep_info_buffer is not None:  # None before the first learn
-            self.agent.ep_info_buffer.clear()
-        self.agent.learn(c.batch_size, reset_num_timesteps=False)
+    def train_update(self) -> None:
+        """One rollout and update of ``MaskablePPO`` (``read_stats`` reads SB3's logger)."""
+        self._lr = self.learning_rate()
+        self.agent.learn(self.config.batch_size, reset_num_timesteps=False)
         self.update += 1
+        c = self.config
         if c.refresh_every and self.update % c.refresh_every == 0 and c.source == "generator":
             self.env.regenerate(self.pool_seed(self.update // c.refresh_every))
             self._restart_lanes()
-        if self.update % c.log_every and self.update != c.num_updates:
-            return {}
+
+    def read_stats(self) -> dict[str, float]:
+        """The last update's losses and the episodes since the last read, CleanRL's tags."""
         values = self.agent.logger.name_to_value
         logged = {tag: float(values[key]) for key, tag in _TAGS.items() if key in values}
         if "train/entropy_loss" in values:
             logged["losses/entropy"] = -float(values["train/entropy_loss"])
-        logged["charts/learning_rate"] = lr
+        logged["charts/learning_rate"] = self._lr
         episodes = list(self.agent.ep_info_buffer)
+        self.agent.ep_info_buffer.clear()
         if episodes:
             logged["charts/episodic_return"] = float(np.mean([e["r"] for e in episodes]))
             logged["charts/episodic_length"] = float(np.mean([e["l"] for e in episodes]))
         return logged
-
-    def train(self, on_update: Callable[[int, int, dict[str, float]], None]) -> None:
-        start, start_step = time.perf_counter(), self.global_step
-        while self.update < self.config.num_updates:
-            logged = self.train_update()
-            if logged:
-                logged["charts/SPS"] = ((self.global_step - start_step)
-                                        / max(time.perf_counter() - start, 1e-9))
-            on_update(self.update, self.global_step, logged)
 
     def state(self) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         tensors = {f"model.{k}": v for k, v in self.model.state_dict().items()}
