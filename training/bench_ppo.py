@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=32, help="steps per lane per update")
     parser.add_argument("--sb3-lanes", type=int, default=64)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-fuse", action="store_true",
+                        help="step the env without torch.compile (no minute of compilation)")
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cpu":
@@ -92,8 +94,9 @@ def main(argv: list[str] | None = None) -> None:
         return load_model(args.checkpoint)
 
     base = TrainConfig(device=args.device, num_steps=args.steps, pool_size=4096,
-                       refresh_every=0, total_timesteps=10**12)
+                       refresh_every=0, total_timesteps=10**12, fuse_env=not args.no_fuse)
     report: dict[str, Any] = {"meta": metadata(args.device), "model": args.model,
+                              "fuse_env": not args.no_fuse,
                               "checkpoint": args.checkpoint, "rows": []}
     args.out.mkdir(parents=True, exist_ok=True)
 

@@ -187,7 +187,8 @@ class PPO:
         self.generator = torch.Generator(device=device).manual_seed(config.seed + ctx.rank)
         self.env = CompileVectorEnv(config.num_envs, config.env_params(), device=device,
                                     source=config.source, pool_size=config.pool_size,
-                                    pool_seed=self.pool_seed(0), fuse=device.type == "cuda")
+                                    pool_seed=self.pool_seed(0),
+                                    fuse=config.fuse_env and device.type == "cuda")
         self.update = 0
         self.global_step = 0
         self.stats = Stats(config.num_envs, device)
