@@ -84,8 +84,10 @@ def test_update_scores_equal_the_incremental_decoder_that_sampled(seed: int) -> 
     assert bool(torch.isfinite(got.entropy).all()) and bool((got.entropy >= 0).all())
 
 
-def test_an_update_changes_the_policy_and_keeps_the_reference() -> None:
-    config = preset("smoke").replace(num_envs=4, num_steps=16, pool_size=16, total_timesteps=128)
+@pytest.mark.parametrize("train_encoder", [True, False])
+def test_an_update_changes_the_policy_and_keeps_the_reference(train_encoder: bool) -> None:
+    config = preset("smoke").replace(num_envs=4, num_steps=16, pool_size=16, total_timesteps=128,
+                                     train_encoder=train_encoder)
     torch.manual_seed(0)
     trainer = PPO(config, Seq2Seq(ModelConfig.preset("tiny")), torch.device("cpu"),
                   distributed.Dist())
@@ -94,7 +96,9 @@ def test_an_update_changes_the_policy_and_keeps_the_reference() -> None:
     logged = trainer.read_stats()
     assert trainer.global_step == 64 and trainer.update == 1
     changed = [k for k, v in trainer.model.state_dict().items() if not torch.equal(v, before[k])]
-    assert changed, "one update must move the weights"
+    assert any(k.startswith("decoder.") for k in changed), "one update must move the decoder"
+    encoder = [k for k in changed if k.startswith(("encoder.", "source_", "literal_"))]
+    assert bool(encoder) == train_encoder, f"encoder weights changed: {encoder}"
     for k, v in trainer.reference.state_dict().items():
         assert torch.equal(v, before[k]), f"the reference moved: {k}"
     assert abs(logged["losses/kl_to_reference"]) < 1e-4, "sampled by the reference itself"

@@ -78,6 +78,9 @@ class TrainConfig:
     kl_coef: float = 0.05
     """Weight of the KL penalty to the starting policy, taken from every token's reward as RLHF
     trainers do (0: none)."""
+    train_encoder: bool = True
+    """Train the encoder too (false: only the decoder learns; the encoder's output, computed once
+    per rollout, is reused by the update, which then costs about half as much)."""
     fuse_env: bool = True
     """On CUDA, fuse the env step's tensor arithmetic with torch.compile (a minute to start,
     faster per step)."""

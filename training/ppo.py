@@ -311,10 +311,13 @@ class PPO:
         for epoch in range(c.update_epochs):
             for seg_ids, flat in (parts if epoch == 0 else self.minibatches(segments)):
                 rows = segments.rows[seg_ids]
-                table = self.env.program_table
-                memory = self.model.encode(table.source[rows, :self.memory.attend.shape[1]],
-                                           table.lits[rows])
-                new = score(self.model, memory, None, *inputs(seg_ids, flat))
+                if c.train_encoder:
+                    table = self.env.program_table
+                    memory = self.model.encode(
+                        table.source[rows, :self.memory.attend.shape[1]], table.lits[rows])
+                    new = score(self.model, memory, None, *inputs(seg_ids, flat))
+                else:  # the rollout's encoding of the table, no gradient
+                    new = score(self.model, self.memory, rows, *inputs(seg_ids, flat))
                 losses = ppo_loss(new.logprob, old_logprob[flat], new.entropy, new.value,
                                   values[flat], advantages[flat], returns[flat],
                                   clip_coef=c.clip_coef, clip_vloss=c.clip_vloss,
