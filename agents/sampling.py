@@ -2,13 +2,13 @@
 
 ``sample`` runs the encoder once per program, then the decoder for a fixed number of steps over
 all ``N * K`` lanes at once (``Seq2Seq.step``, a preallocated KV cache). Every token is drawn
-under the environment's action mask (``envs.vector_env.lane_mask`` and ``transition``, which
-apply ``vocab.action_mask``: the validator's rule), so every candidate is a valid program that
-ends within ``max_len`` tokens. The loop never asks the GPU anything: it runs exactly
-``max_len`` steps (finished lanes keep emitting ``eos``), random draws are a counter-based hash
-of ``(seed, lane, step, token)`` (``envs.draws``) rather than a generator's state, and each step
-updates a fixed set of tensors in place, so on CUDA the step is captured once in a CUDA graph and
-replayed.
+under the environment's action mask (``envs.lanes.lane_mask`` and ``transition``, which apply
+``vocab.action_mask``: the validator's rule), so every candidate is a valid program that ends
+within ``max_len`` tokens. The loop never asks the GPU anything: it runs exactly ``max_len``
+steps (finished lanes keep emitting ``eos``), random draws are a counter-based hash of
+``(seed, lane, step, token)`` (``compilers.hashing``) rather than a generator's state, and each
+step updates a fixed set of tensors in place, so on CUDA the step is captured once in a CUDA
+graph and replayed.
 """
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from typing import NamedTuple
 
 import torch
 
+from ..compilers import hashing
 from ..compilers.isa import MAX_NEST
 from ..compilers.tokens import TokenBatch
-from ..compilers.vocab import EOS, VOCAB_SIZE
-from ..envs import draws
+from ..compilers.vocab import EOS, TARGET_VOCAB_SIZE
 from ..envs.compile_env import EnvParams
-from ..envs.vector_env import LaneState, _tables, decode, lane_mask, transition
+from ..envs.lanes import LaneState, lane_mask, token_tables, transition
+from ..envs.vector_env import decode
 from .model import Seq2Seq
 
 
@@ -50,7 +51,7 @@ def gumbel(seed: int, lane: torch.Tensor, step: torch.Tensor, vocab: torch.Tenso
     """Gumbel noise, one float32 per (lane, token), from the counter-based hash: the same on
     every device, and no generator state to capture. Computed in float64, where the uniform
     draw stays below 1 (in float32 it can round to 1, and the noise to infinity)."""
-    bits = draws.hash32(seed & draws.MASK32, (seed >> 32) & draws.MASK32, lane[:, None], step,
+    bits = hashing.hash32(seed & hashing.MASK32, (seed >> 32) & hashing.MASK32, lane[:, None], step,
                         vocab[None])
     uniform = (bits.to(torch.float64) + 0.5) * 2.0 ** -32
     return (-torch.log(-torch.log(uniform))).to(torch.float32)
@@ -93,8 +94,8 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     ``temperature`` 0 is greedy (then every sample of a program is the same); ``max_len``
     (default and at most the model's ``max_target_len``) bounds the tokens per candidate,
     ``eos`` included; ``seed`` keys the random draws; ``greedy_first`` makes the first sample of
-    each program the greedy one. ``cuda_graph`` (default: on CUDA)
-    captures the decode step once and replays it. ``width`` is the source width to encode
+    each program the greedy one. ``cuda_graph`` (default: on CUDA) captures the decode step once
+    and replays it. ``width`` is the source width to encode
     (default: the longest program's, one host read); ``sync_check`` (CUDA, without the graph)
     makes any host synchronisation inside the decode loop raise (torch's sync debug mode).
     """
@@ -113,19 +114,19 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     lanes = len(batch) * samples
     rows = torch.arange(len(batch), device=device).repeat_interleave(samples)
     lits, nlits = batch.lits[rows], batch.nlits[rows]
-    params, tables = EnvParams(max_len=max_len), _tables(device)
+    params, tables = EnvParams(max_len=max_len), token_tables(device)
     zeros = torch.zeros(lanes, dtype=torch.int64, device=device)
     state = LaneState(zeros, zeros, zeros, zeros,
                       torch.zeros((lanes, max_len), dtype=torch.int32, device=device),
                       zeros.clone(), zeros.clone(), zeros.clone(),
                       torch.full((lanes, MAX_NEST), -1, dtype=torch.int64, device=device),
-                      torch.zeros((lanes, VOCAB_SIZE), dtype=torch.bool, device=device))
+                      torch.zeros((lanes, TARGET_VOCAB_SIZE), dtype=torch.bool, device=device))
     state.mask.copy_(lane_mask(state, nlits, params, tables))
-    cache = model.new_cache(lanes, device)
-    only_eos = torch.arange(VOCAB_SIZE, device=device) == EOS
+    cache = model.new_cache(lanes, device, length=max_len)
+    only_eos = torch.arange(TARGET_VOCAB_SIZE, device=device) == EOS
     lane_ids = torch.arange(lanes, device=device)
     greedy = (lane_ids % samples == 0) if greedy_first else None
-    vocab_ids = torch.arange(VOCAB_SIZE, device=device)
+    vocab_ids = torch.arange(TARGET_VOCAB_SIZE, device=device)
     previous = torch.zeros(lanes, dtype=torch.int64, device=device)
     reset = torch.ones(lanes, dtype=torch.bool, device=device)
     done = torch.zeros(lanes, dtype=torch.bool, device=device)

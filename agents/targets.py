@@ -21,7 +21,7 @@ def _tables() -> tuple[np.ndarray, np.ndarray]:
     vocabulary's own per-token arrays."""
     by_op_arg = np.full((isa.NUM_OPS, _ARG_SPAN), -1, dtype=np.int64)
     lit_token = np.zeros(vocab.MAX_LITS, dtype=np.int64)
-    for token in range(vocab.VOCAB_SIZE):
+    for token in range(vocab.TARGET_VOCAB_SIZE):
         op, arg, lit = vocab.TOKEN_OP[token], vocab.TOKEN_ARG[token], vocab.TOKEN_LIT[token]
         if lit >= 0:
             lit_token[lit] = token

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import torch
 
-from .program import Program
+from .evaluation import EDGE_ROWS, NUM_TESTS
+from .program import Program, Provenance
 from .tokens import TokenBatch
 
 if TYPE_CHECKING:
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
 
 # The shipped model, inside the package.
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent.parent / "agents" / "checkpoints" / "small"
-NUM_TESTS = 32
 
 
 class Verdict(NamedTuple):
@@ -43,39 +43,40 @@ class Verdict(NamedTuple):
 def test_inputs(programs: int, seed: int, num_tests: int, device: torch.device) -> torch.Tensor:
     """Program ``i``'s test inputs (edge rows, then random rows): int32 ``[N, T, P]``, the
     env's draw for key ``seed + i``."""
-    from ..envs import draws
+    from .evaluation import test_inputs as draw_inputs
+    from .hashing import split_key
 
-    key_lo, key_hi = draws.split_key(seed, programs, device)
-    return draws.test_inputs(key_lo, key_hi, torch.zeros_like(key_lo), num_tests)
+    key_lo, key_hi = split_key(seed, programs, device)
+    return draw_inputs(key_lo, key_hi, torch.zeros_like(key_lo), num_tests)
 
 
 def judge(candidates: Candidates, batch: TokenBatch, samples: int, *, seed: int = 0,
           num_tests: int = NUM_TESTS, oracle: tuple[torch.Tensor, torch.Tensor] | None = None
           ) -> Verdict:
     """Run every candidate and its program's oracle on the program's tests (``test_inputs``),
-    compare them as the env's reward does (``envs.verify.score``), and pick the cheapest passing
-    candidate per program. ``oracle`` is ``(code [N, L, 2], lengths [N])``, default the batched
-    compiler's -O1 code."""
-    from ..compilers import vm
-    from ..envs.compile_env import EnvParams
-    from ..envs.verify import CORRECT, score
+    compare them by the evaluation protocol (``evaluation.compare``), and pick the cheapest
+    passing candidate per program. ``oracle`` is ``(code [N, L, 2], lengths [N])``, default the
+    batched compiler's -O1 code."""
+    from . import vm
     from .batch import DEFAULT_MAX_CODE, compile_batch
+    from .evaluation import FUEL, compare
 
     n = len(batch)
     device = candidates.code.device
     if oracle is None:
         code = compile_batch(batch.to(device), 1, DEFAULT_MAX_CODE)
         oracle = (code.code, code.lengths)
-    params = EnvParams(num_tests=num_tests)
     inputs = test_inputs(n, seed, num_tests, device)
     nparams = batch.nparams.to(device)
-    reference = vm.execute(oracle[0], inputs, nparams, oracle[1], params.fuel)
+    # The oracle runs once per program, the candidates K times as many: two launches rather
+    # than the oracle copied K times into one.
+    reference = vm.execute(oracle[0], inputs, nparams, oracle[1], FUEL)
     result = vm.execute(candidates.code, inputs.repeat_interleave(samples, 0),
-                        nparams.repeat_interleave(samples), candidates.lengths, params.fuel)
-    verdict = score(result, vm.Result(*(x.repeat_interleave(samples, 0) for x in reference)),
-                    params)
-    passed = (verdict.outcome == CORRECT).view(n, samples)
-    cost = torch.where(passed, verdict.candidate_cost.view(n, samples), float("inf"))
+                        nparams.repeat_interleave(samples), candidates.lengths, FUEL)
+    comparison = compare(result, vm.Result(*(x.repeat_interleave(samples, 0)
+                                             for x in reference)))
+    passed = comparison.correct.view(n, samples)
+    cost = torch.where(passed, comparison.candidate_cost.view(n, samples).float(), float("inf"))
     return Verdict(passed, cost, cost.argmin(1), passed.any(1))
 
 
@@ -151,9 +152,10 @@ def compile_sources(sources: Sequence[str], samples: int = 1, *,
             out.append(None)
             continue
         lane = i * samples + int(best[i])
-        provenance = {"approach": "neural", "checkpoint": meta["weights_sha256"][:16],
-                      "samples": samples, "passed_samples": int(passed[i].sum()),
-                      "tests": NUM_TESTS, "proved": False}
+        provenance = Provenance("neural", "tested",
+                                tests=(("edge", EDGE_ROWS), ("random", NUM_TESTS - EDGE_ROWS)),
+                                samples=samples, passed=int(passed[i].sum()),
+                                checkpoint=meta["weights_sha256"][:16])
         out.append(Program(fn.name, fn.params, code[lane, :lengths[lane]].copy(), 1,
                            sources[i], provenance))
     return out

@@ -1,7 +1,6 @@
 """``Program``: one compiled kiln function, runnable on the CPU VM."""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -11,7 +10,40 @@ from .interpreter import OutOfFuel, as_args
 from .isa import OP_COST
 from .validate import validate
 
-DEFAULT_FUEL = 1_000_000
+# Fuel of one call of Program.execute/run/cost (and of ``kiln run``): generous, since a user's
+# call is one program, where the batch VM's default (vm.DEFAULT_FUEL, the evaluation protocol's
+# fuel) bounds thousands of runs at once.
+CALL_FUEL = 1_000_000
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a Program's code came from and what vouches for it.
+
+    ``approach`` is the compiler that produced the code (``"traditional"``, ``"neural"`` or
+    ``"hybrid"``). The traditional compiler's outcome is ``"compiled"`` (correct by
+    construction); the neural compiler's is ``"tested"``: the code agreed with the traditional
+    compiler's on every test, which is evidence, not proof. For the hybrid, ``outcome`` is
+    ``"proved"`` (SMT: equal to the traditional code on every input), ``"proved_bounded"``
+    (equal wherever every loop runs at most ``bound`` iterations) or ``"fell_back"`` (the
+    traditional ``-O2`` code; ``reason`` says why). ``tests`` are the test rows the accepted
+    candidate passed, by kind; ``samples`` the candidates drawn, ``passed`` how many passed the
+    tests, ``proofs`` the SMT queries run, ``refuted`` and ``unknown`` how they ended, and
+    ``solver_seconds`` their wall time; ``checkpoint`` the neural model's weights hash (prefix).
+    """
+
+    approach: str = "traditional"
+    outcome: str = "compiled"
+    reason: str = ""
+    bound: int | None = None
+    tests: tuple[tuple[str, int], ...] = ()
+    samples: int = 0
+    passed: int = 0
+    proofs: int = 0
+    refuted: int = 0
+    unknown: int = 0
+    solver_seconds: float = 0.0
+    checkpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -19,10 +51,8 @@ class Program:
     """A compiled function: its bytecode, parameters, and how to run and cost it.
 
     ``run(args)`` and ``cost(args)`` take an array-like of shape ``(N, nparams)`` (one row per
-    call) and execute on the CPU VM; ``asm()`` is the disassembly. ``provenance`` says which
-    approach produced the code and its evidence: ``{"approach": "traditional", "opt": ...}``
-    (correct by construction), or for ``"neural"`` the checkpoint's hash, the samples drawn,
-    how many passed, the tests run and ``"proved": False``.
+    call) and execute on the CPU VM; ``asm()`` is the disassembly; ``provenance`` says where
+    the code came from and what vouches for it.
     """
 
     name: str
@@ -30,7 +60,7 @@ class Program:
     code: np.ndarray = field(repr=False)  # int32 (n, 2): (opcode, arg) pairs
     opt: int = 1
     source: str = field(default="", repr=False)
-    provenance: Mapping[str, object] = field(default_factory=dict, compare=False, repr=False)
+    provenance: Provenance = field(default=Provenance(), compare=False)
 
     def __post_init__(self):
         validate(self.code)  # a Program always holds valid code
@@ -46,11 +76,11 @@ class Program:
 
     def asm(self) -> str:
         """The program as assembly text (``compilers.asm`` reads it back)."""
-        approach = self.provenance.get("approach", "traditional")
+        approach = self.provenance.approach
         how = f"-O{self.opt}" if approach == "traditional" else approach
         return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  {how}")
 
-    def execute(self, args, fuel: int = DEFAULT_FUEL):
+    def execute(self, args, fuel: int = CALL_FUEL):
         """Run on every row: (values int32 (N,), statuses int32 (N,), cycles int32 (N,))."""
         from .vm import execute
 
@@ -58,13 +88,13 @@ class Program:
         result = execute(self.code[None], rows, self.nparams, fuel=fuel, strict=True)
         return result.value[0], result.status[0], result.cycles[0]
 
-    def run(self, args, fuel: int = DEFAULT_FUEL) -> np.ndarray:
+    def run(self, args, fuel: int = CALL_FUEL) -> np.ndarray:
         """Return values for each row; raise OutOfFuel if a row runs out of fuel."""
         values, status, _ = self.execute(args, fuel)
         _raise_on_fuel(status, fuel)
         return values
 
-    def cost(self, args, fuel: int = DEFAULT_FUEL) -> float:
+    def cost(self, args, fuel: int = CALL_FUEL) -> float:
         """Mean dynamic cycles over the rows (OutOfFuel if a row runs out)."""
         _, status, cycles = self.execute(args, fuel)
         _raise_on_fuel(status, fuel)

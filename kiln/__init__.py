@@ -3,10 +3,24 @@
 The public facade: ``compile`` a kiln source (a Python subset on int32) to a ``Program`` of the
 structured stack ISA, ``interpret`` a source with the reference interpreter, and the errors that
 bad input raises.
+
+Where the code lives: the ``kiln`` namespace maps onto the repository's top-level folders
+(pyproject's ``[tool.setuptools.package-dir]``): ``kiln.compilers`` is ``compilers/``,
+``kiln.envs`` is ``envs/``, ``kiln.agents`` is ``agents/``, ``kiln.training`` is ``training/``;
+only this facade, the CLI and the benchmarks (``kiln.bench``) live in ``kiln/``. So
+``from .compilers import ...`` here reads ``compilers/``, which resolves once kiln is installed
+(``pip install -e .`` in a checkout).
 """
 from __future__ import annotations
 
-from .compilers.frontend import CompileError
+try:
+    from .compilers.frontend import CompileError
+except ModuleNotFoundError as error:  # a checkout on sys.path without the install's mapping
+    if error.name != f"{__name__}.compilers":
+        raise
+    raise ImportError("kiln.compilers is not importable: kiln maps its top-level folders into "
+                      "the kiln namespace at install time; run `pip install -e .` in the "
+                      "checkout first") from error
 from .compilers.interpreter import OutOfFuel, interpret
 from .compilers.program import Program
 from .compilers.validate import ValidationError
@@ -19,13 +33,15 @@ APPROACHES = ("traditional", "neural")
 
 
 def compile(source: str, opt: int = 1, *, approach: str = "traditional",  # noqa: A001
-            samples: int = 1, checkpoint: str | None = None) -> Program:
+            samples: int = 16, checkpoint: str | None = None, device: str | None = None
+            ) -> Program:
     """Compile kiln source text to a ``Program``.
 
     ``approach="traditional"`` (the default) runs the compiler at optimisation level ``opt``
     (0, 1 or 2): correct by construction. ``approach="neural"`` samples ``samples`` candidates
-    from the transformer of ``checkpoint`` (default: the shipped model), keeps those that agree
-    with the traditional compiler's code on the tests, and returns the cheapest; if none
+    (the first greedy) from the transformer of ``checkpoint`` (default: the shipped model) on
+    ``device`` (default: CUDA when present), keeps those that agree with the traditional
+    compiler's code on the tests, and returns the cheapest (``opt`` is ignored); if none
     passes it raises ``kiln.compilers.neural.NoCandidatePassed`` (a ValueError). The result's
     ``provenance`` says which approach produced it and on what evidence.
 
@@ -39,9 +55,8 @@ def compile(source: str, opt: int = 1, *, approach: str = "traditional",  # noqa
 
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
             raise ValueError(f"samples must be a positive int, got {samples!r}")
-        return compile_neural(source, samples, checkpoint=checkpoint)
+        return compile_neural(source, samples, checkpoint=checkpoint, device=device)
     from .compilers.traditional.pipeline import compile_source
 
     fn, code = compile_source(source, opt)
-    return Program(fn.name, fn.params, code, int(opt), source,
-                   {"approach": "traditional", "opt": int(opt)})
+    return Program(fn.name, fn.params, code, int(opt), source)

@@ -6,12 +6,13 @@ with one line on stderr, ``kiln: error: ...``, and a non-zero exit status; never
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .compilers.program import DEFAULT_FUEL
+from .compilers.program import CALL_FUEL
 from .compilers.vm.status import MAX_FUEL
 
 EXIT_USAGE = 2
@@ -87,7 +88,7 @@ def cmd_compile(args) -> int:
         print(json.dumps({"function": prog.name, "params": list(prog.params),
                           "code": prog.code.tolist(), "asm": prog.asm(),
                           "static_cost": prog.static_cost,
-                          "provenance": dict(prog.provenance)}))
+                          "provenance": dataclasses.asdict(prog.provenance)}))
     else:
         sys.stdout.write(prog.asm())
     return 0
@@ -110,7 +111,7 @@ def cmd_run(args) -> int:
 
 def cmd_bench(args) -> int:
     """Run the benchmark and print its tables."""
-    from .training.bench import SECTIONS, BenchConfig, run_bench
+    from .bench import SECTIONS, BenchConfig, run_bench
 
     sections = tuple(args.sections.split(",")) if args.sections else tuple(SECTIONS)
     unknown = [s for s in sections if s not in SECTIONS]
@@ -132,8 +133,9 @@ def cmd_train(args) -> int:
 
     from .training import config as train_config
     from .training.checkpoint import CheckpointError
+    from .training.options import given
 
-    changes = train_config.overrides(args)
+    changes = given(train_config.TrainConfig, args)
     if "WORLD_SIZE" in os.environ:  # a process torchrun started: the job's size is torchrun's
         changes["nproc"] = int(os.environ["WORLD_SIZE"])
     try:
@@ -201,6 +203,20 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def cmd_imitate(args) -> int:
+    """Run imitation training; print the summary as JSON."""
+    from .training.imitation import ImitationConfig, train
+    from .training.options import from_args
+
+    try:
+        config = from_args(ImitationConfig, args)
+        _, summary = train(config)
+    except ValueError as exc:  # bad settings, a checkpoint to resume that cannot be loaded
+        raise UsageError(str(exc)) from None
+    print(json.dumps(summary))
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -237,8 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs="*", type=_int32, metavar="ARG")
     p.add_argument("-O", dest="opt", type=_opt, default=1, metavar="LEVEL",
                    help="optimisation level 0, 1 or 2 (default 1)")
-    p.add_argument("--fuel", type=_fuel, default=DEFAULT_FUEL,
-                   help=f"instruction budget (default {DEFAULT_FUEL:,})")
+    p.add_argument("--fuel", type=_fuel, default=CALL_FUEL,
+                   help=f"instruction budget (default {CALL_FUEL:,})")
     p.add_argument("--cycles", action="store_true", help="also print the cycle count to stderr")
     p.set_defaults(func=cmd_run)
 
@@ -254,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write every row and the run's metadata here ('' for none)")
     p.set_defaults(func=cmd_bench)
 
-    from .training.config import PRESETS, add_arguments
+    from .training.config import PRESETS, TrainConfig
+    from .training.imitation import ImitationConfig
+    from .training.options import add_arguments
 
     p = sub.add_parser("train", help="fine-tune the neural compiler with PPO against the oracle",
                        description="PPO fine-tuning of the neural compiler. A run directory holds "
@@ -265,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "main job: minutes on two CPU cores), gpu (the full run)")
     p.add_argument("--resume", metavar="RUN_DIR", default=None,
                    help="continue the run in RUN_DIR from its last checkpoint")
-    add_arguments(p)
+    add_arguments(p, TrainConfig, keep_defaults=False)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="evaluate a checkpoint on the held-out programs")
@@ -278,6 +296,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default="eval.json", metavar="PATH",
                    help="write the metrics here ('' for none)")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("imitate", help="train the neural compiler on the traditional "
+                                       "compiler's code (imitation)",
+                       description="Train the neural compiler by imitation: fresh generated "
+                                   "programs every step, teacher forcing, TensorBoard logs and "
+                                   "checkpoints in --run-dir.")
+    add_arguments(p, ImitationConfig)
+    p.set_defaults(func=cmd_imitate)
     return parser
 
 

@@ -7,7 +7,7 @@ import torch
 
 from kiln.agents.config import ModelConfig
 from kiln.agents.model import BOS, Seq2Seq
-from kiln.compilers.vocab import VOCAB_SIZE
+from kiln.compilers.vocab import TARGET_VOCAB_SIZE
 from kiln.training import distributed
 from kiln.training.config import preset
 from kiln.training.ppo import PPO, Storage, build_segments, score
@@ -24,7 +24,7 @@ def random_rollout(seed: int, steps: int, lanes: int, length: int):
         before = int(torch.randint(0, length - 1, (1,), generator=g))
         if seed % 3 == 0 or e % 2:
             before = 0
-        tokens = torch.randint(1, VOCAB_SIZE, (before,), generator=g).tolist()
+        tokens = torch.randint(1, TARGET_VOCAB_SIZE, (before,), generator=g).tolist()
         prefix[e, :before] = torch.tensor(tokens, dtype=torch.int32)
         current = list(tokens)
         lane = [current]
@@ -35,7 +35,7 @@ def random_rollout(seed: int, steps: int, lanes: int, length: int):
                 current = []
                 lane.append(current)
             s.positions[t, e] = len(current)
-            s.actions[t, e] = int(torch.randint(1, VOCAB_SIZE, (), generator=g))
+            s.actions[t, e] = int(torch.randint(1, TARGET_VOCAB_SIZE, (), generator=g))
             s.rows[t, e] = e * 100 + len(lane)
             current.append(int(s.actions[t, e]))
         episodes.append(lane)
@@ -78,7 +78,7 @@ def test_update_scores_equal_the_incremental_decoder_that_sampled(seed: int) -> 
     assert bool(s.dones[1:].any()), "the rollout should cross episode ends"
     got = score(trainer.model, trainer.memory, segments.rows, segments.target_in,
                 segments.of.reshape(-1), s.positions.reshape(-1), s.actions.reshape(-1),
-                s.masks.reshape(-1, VOCAB_SIZE))
+                s.masks.reshape(-1, TARGET_VOCAB_SIZE))
     torch.testing.assert_close(got.logprob, s.logprobs.reshape(-1), atol=1e-4, rtol=1e-4)
     torch.testing.assert_close(got.value, s.values.reshape(-1), atol=1e-4, rtol=1e-4)
     assert bool(torch.isfinite(got.entropy).all()) and bool((got.entropy >= 0).all())

@@ -3,16 +3,12 @@
 ``TrainConfig`` holds every knob of a PPO run (CleanRL's names), the env's reward weights
 (``EnvParams``'s names) and the run's bookkeeping. ``PRESETS`` name three sets of overrides:
 ``smoke`` (tests: under a minute on a CPU), ``default`` (the README's main job: minutes on two
-CPU cores) and ``gpu`` (the full run on one GPU). ``add_arguments`` turns the fields into
+CPU cores) and ``gpu`` (the full run on one GPU). ``training.options`` turns the fields into
 argparse flags, each with its docstring as help text, so the two never drift apart.
 """
 from __future__ import annotations
 
-import argparse
-import ast
 import dataclasses
-import functools
-import inspect
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -205,56 +201,3 @@ def preset(name: str) -> TrainConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
     return TrainConfig(**PRESETS[name])
-
-
-@functools.cache
-def field_docs() -> dict[str, str]:
-    """Each field's docstring (the string literal under it in the class body), one line."""
-    tree = ast.parse(inspect.getsource(TrainConfig))
-    body = tree.body[0].body
-    docs = {}
-    for node, after in zip(body, body[1:]):
-        if (isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant)):
-            docs[node.target.id] = " ".join(after.value.value.split())
-    return docs
-
-
-def _bool(text: str) -> bool:
-    lowered = text.lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
-
-
-def _typed(kind: type):
-    def parse(text: str):
-        try:
-            return kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n' if kind is int else ''} "
-                                             f"{kind.__name__}") from None
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """One ``--flag`` per config field (``num_envs`` -> ``--num-envs``), help from the field's
-    docstring; every default is None so that only flags the user gave override the preset."""
-    docs = field_docs()
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
-        value = getattr(defaults, f.name)
-        kind = type(value)
-        parse = _bool if kind is bool else _typed(kind)
-        parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=parse,
-                            default=None, metavar=kind.__name__.upper(),
-                            help=f"{docs[f.name]} (default: {value!r})".replace("%", "%%"))
-
-
-def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The config fields the user set on the command line."""
-    return {f.name: getattr(args, f.name) for f in fields(TrainConfig)
-            if getattr(args, f.name, None) is not None}

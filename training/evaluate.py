@@ -5,7 +5,7 @@ The held-out sets are imitation training's (``imitation.held_out``: the generato
 suite, hand-written, outside the generator's distribution). Each
 program gets one greedy candidate; it is *correct* when it agrees with the oracle (the
 traditional compiler at ``EnvParams.oracle_opt``) on every test input of the episode draw for
-a fixed evaluation key. The metrics, per set:
+a fixed evaluation key (the evaluation protocol, ``compilers.evaluation``). The metrics, per set:
 
 - ``pass_rate``: fraction of programs whose candidate is correct;
 - ``cost_ratio_oracle``/``cost_ratio_O2``: geometric mean, over the correct candidates, of the
@@ -27,11 +27,11 @@ import torch
 from ..agents.model import Seq2Seq
 from ..agents.sampling import sample
 from ..compilers.batch import compile_batch
+from ..compilers.evaluation import compare, geometric_mean, run_tests, test_inputs
+from ..compilers.hashing import split_key
 from ..compilers.tokens import TokenBatch
 from ..compilers.vm import INVALID
-from ..envs import draws
 from ..envs.compile_env import EnvParams
-from ..envs.verify import CORRECT, run_tests, score
 from ..envs.vector_env import MAX_ORACLE_CODE
 from . import imitation
 
@@ -80,10 +80,8 @@ def _rows(batch: TokenBatch, rows: slice) -> TokenBatch:
 
 
 def _geomean(ratio: torch.Tensor, keep: torch.Tensor) -> float:
-    count = int(keep.sum())
-    if count == 0:
-        return math.nan
-    return math.exp(float(torch.where(keep, ratio.double().log(), 0.0).sum()) / count)
+    """The geometric mean of ``ratio`` where ``keep`` (NaN where nothing is kept)."""
+    return float(geometric_mean(ratio[keep])) if bool(keep.any()) else math.nan
 
 
 @torch.no_grad()
@@ -100,20 +98,20 @@ def evaluate(model: Seq2Seq, held: HeldOut, params: EnvParams, chunk: int = 1024
         candidates = sample(model, _rows(held.batch, part), 1, temperature=0.0,
                             max_len=params.max_len)
         code[part], lengths[part] = candidates.code, candidates.lengths
-    key_lo, key_hi = draws.split_key(EVAL_KEY, n, device)
-    inputs = draws.test_inputs(key_lo, key_hi, torch.zeros_like(key_lo), params.num_tests)
+    key_lo, key_hi = split_key(EVAL_KEY, n, device)
+    inputs = test_inputs(key_lo, key_hi, torch.zeros_like(key_lo), params.num_tests)
     nparams = held.batch.nparams.to(torch.int32)
     cand, oracle = run_tests(code, lengths, held.oracle, held.oracle_len, nparams, inputs,
                              params.fuel)
     _, o2 = run_tests(code, lengths, held.o2, held.o2_len, nparams, inputs, params.fuel)
-    verdict = score(cand, oracle, params)
-    correct = verdict.outcome == CORRECT
+    versus_oracle, versus_o2 = compare(cand, oracle), compare(cand, o2)
+    correct = versus_oracle.correct
     # Costs count at least one cycle (as the env's speedup does): an empty program is free.
-    cost = verdict.candidate_cost.double().clamp(min=1.0)
-    o2_cost = o2.cycles.double().mean(1).clamp(min=1.0)
+    cost = versus_oracle.candidate_cost.clamp(min=1.0)
+    o2_cost = versus_o2.reference_cost.clamp(min=1.0)
     return {"programs": float(n),
             "pass_rate": float(correct.double().mean()),
-            "cost_ratio_oracle": _geomean(cost / verdict.oracle_cost.double().clamp(min=1.0),
+            "cost_ratio_oracle": _geomean(cost / versus_oracle.reference_cost.clamp(min=1.0),
                                           correct),
             "cost_ratio_O2": _geomean(cost / o2_cost, correct),
             "frac_cheaper_than_O2": float((correct & (cost < o2_cost)).double().mean()),

@@ -69,7 +69,8 @@ class ImitationConfig:
     device: str = "auto"
     """cpu, cuda, or auto (cuda when present)."""
     eval_every: int = 500
-    """Steps between evaluations (greedy, on eval_programs held-out programs); 0: only at the end."""
+    """Steps between evaluations (greedy, on eval_programs held-out programs); 0: only at the
+    end."""
     eval_programs: int = 512
     """Held-out generated programs per evaluation."""
     time_limit_s: float = 0.0

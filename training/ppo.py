@@ -33,9 +33,9 @@ from torch import nn
 
 from ..agents.model import BOS, Memory, Seq2Seq
 from ..agents.sampling import choose
-from ..compilers.vocab import VOCAB_SIZE
+from ..compilers.vocab import TARGET_VOCAB_SIZE
 from ..envs.vector_env import CompileVectorEnv
-from ..envs.verify import CORRECT, FUEL_OUT, WRONG
+from ..envs.reward import CORRECT, FUEL_OUT, WRONG
 from . import distributed
 from .config import PPO_STREAMS, TrainConfig
 from .ppo_loss import explained_variance, gae, kl_shaped_rewards, ppo_loss
@@ -47,7 +47,7 @@ class Storage(NamedTuple):
     actions: torch.Tensor    # int64: the token taken
     logprobs: torch.Tensor   # float32: its log-probability under the behaviour policy
     values: torch.Tensor     # float32: the value of the observation it was taken in
-    masks: torch.Tensor      # bool [..., VOCAB_SIZE]: the action mask it was taken under
+    masks: torch.Tensor      # bool [..., TARGET_VOCAB_SIZE]: the action mask it was taken under
     positions: torch.Tensor  # int64: tokens the lane had emitted before it (its position)
     rows: torch.Tensor       # int64: the episode's row of the program table
     rewards: torch.Tensor    # float32: the env's reward
@@ -59,7 +59,7 @@ class Storage(NamedTuple):
             return torch.zeros((steps, lanes, *shape), dtype=dtype, device=device)
 
         return cls(new(torch.int64), new(torch.float32), new(torch.float32),
-                   new(torch.bool, VOCAB_SIZE), new(torch.int64), new(torch.int64),
+                   new(torch.bool, TARGET_VOCAB_SIZE), new(torch.int64), new(torch.int64),
                    new(torch.float32), new(torch.bool))
 
 
@@ -245,7 +245,7 @@ class PPO:
                 s.positions[step] = state.length
                 s.rows[step] = state.program
                 s.values[step] = self.next_value
-                noise = torch.rand((c.num_envs, VOCAB_SIZE), generator=self.generator,
+                noise = torch.rand((c.num_envs, TARGET_VOCAB_SIZE), generator=self.generator,
                                    device=self.device).clamp_(min=1e-12)
                 action, s.logprobs[step] = choose(self.next_logits, state.mask, c.temperature,
                                                   1.0, noise)
@@ -280,7 +280,7 @@ class PPO:
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         segments = self.rollout()
-        actions, masks = s.actions.reshape(-1), s.masks.reshape(-1, VOCAB_SIZE)
+        actions, masks = s.actions.reshape(-1), s.masks.reshape(-1, TARGET_VOCAB_SIZE)
         seg_of, position = segments.of.reshape(-1), s.positions.reshape(-1)
         old_logprob, values = s.logprobs.reshape(-1), s.values.reshape(-1)
 

@@ -7,7 +7,7 @@ lanes (SB3 recomputes each observation from scratch and copies it to numpy). Eac
 median of ``--repeats`` timed updates after one warm-up update (which compiles numba kernels
 and ``torch.compile``'s fused env step); on CUDA the clock reads after a synchronisation.
 
-``python -m kiln.training.bench_ppo OUT_DIR`` writes ``ppo_bench.json`` after each row.
+``python -m kiln.bench.ppo OUT_DIR`` writes ``ppo_bench.json`` after each row.
 """
 from __future__ import annotations
 
@@ -22,12 +22,12 @@ import torch
 
 from ..agents.config import ModelConfig
 from ..agents.model import Seq2Seq
-from . import distributed
-from .bench import metadata
-from .config import TrainConfig
-from .ppo import PPO
-from .run import load_model
-from .sb3_ppo import SB3Trainer
+from ..training import distributed
+from ..training.config import TrainConfig
+from ..training.ppo import PPO
+from ..training.run import load_model
+from ..training.sb3_ppo import SB3Trainer
+from .throughput import metadata
 
 
 def _sync(device: torch.device) -> None:

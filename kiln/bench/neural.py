@@ -10,7 +10,7 @@
 - ``check_cuda_sampling``: the CUDA decode loop under torch's sync debug mode (any host
   synchronisation raises), and the CUDA graph's candidates equal to the eager loop's.
 
-``python -m kiln.training.bench_neural OUT_DIR`` runs them all (and, with ``--train-s``, trains
+``python -m kiln.bench.neural OUT_DIR`` runs them all (and, with ``--train-s``, trains
 the ``small`` model first), writing ``neural_bench.json`` after each part.
 """
 from __future__ import annotations
@@ -28,10 +28,11 @@ from ..agents.model import BOS, Seq2Seq, _split
 from ..agents.sampling import Candidates, choose, sample, source_width
 from ..compilers.isa import MAX_NEST
 from ..compilers.tokens import TokenBatch
-from ..compilers.vocab import EOS, VOCAB_SIZE
+from ..compilers.vocab import EOS, TARGET_VOCAB_SIZE
 from ..envs.compile_env import EnvParams
-from ..envs.vector_env import LaneState, _tables, decode, lane_mask, transition
-from .imitation import evaluate, held_out, suite_batch
+from ..envs.lanes import LaneState, lane_mask, token_tables, transition
+from ..envs.vector_env import decode
+from ..training.imitation import evaluate, held_out, suite_batch
 
 
 @torch.no_grad()
@@ -43,13 +44,13 @@ def naive_sample(model: Seq2Seq, batch: TokenBatch, max_len: int) -> Candidates:
     batch = batch.to(device)
     memory = model.encode(batch.tokens[:, :width], batch.lits)
     lanes = len(batch)
-    params, tables = EnvParams(max_len=max_len), _tables(device)
+    params, tables = EnvParams(max_len=max_len), token_tables(device)
     zeros = torch.zeros(lanes, dtype=torch.int64, device=device)
     state = LaneState(zeros, zeros, zeros, zeros,
                       torch.zeros((lanes, max_len), dtype=torch.int32, device=device),
                       zeros, zeros, zeros,
                       torch.full((lanes, MAX_NEST), -1, dtype=torch.int64, device=device),
-                      torch.zeros((lanes, VOCAB_SIZE), dtype=torch.bool, device=device))
+                      torch.zeros((lanes, TARGET_VOCAB_SIZE), dtype=torch.bool, device=device))
     state = state._replace(mask=lane_mask(state, batch.nlits, params, tables))
     keys: list[torch.Tensor | None] = [None] * len(model.decoder)
     values: list[torch.Tensor | None] = [None] * len(model.decoder)
@@ -73,7 +74,7 @@ def naive_sample(model: Seq2Seq, batch: TokenBatch, max_len: int) -> Candidates:
         length += (~done & ~eos).to(torch.int32)
         done = done | eos
         state = state._replace(mask=torch.where(
-            done[:, None], torch.arange(VOCAB_SIZE, device=device) == EOS,
+            done[:, None], torch.arange(TARGET_VOCAB_SIZE, device=device) == EOS,
             lane_mask(state, batch.nlits, params, tables)))
     return Candidates(state.target, decode(state.target, batch.lits, tables), length, logprob)
 
@@ -135,23 +136,29 @@ def neural_loop(model: Seq2Seq, programs: int = 4096, samples: int = 64, tests: 
     """Sample ``samples`` candidates for each of ``programs`` programs and test all of them on
     ``tests`` inputs, on the device; beside it CPython's compile() + calls per candidate."""
     from ..compilers.neural import judge
-    from .bench import BenchConfig, bench_cpython
+    from .throughput import BenchConfig, bench_cpython
 
     batch = held_out(programs, model.logits.weight.device)
     width = source_width(batch, model)
 
-    def loop():
-        candidates = sample(model, batch, samples, temperature=1.0, max_len=max_len,
+    def loop(programs: TokenBatch):
+        candidates = sample(model, programs, samples, temperature=1.0, max_len=max_len,
                             width=width, greedy_first=True)
-        return judge(candidates, batch, samples, num_tests=tests)
+        return judge(candidates, programs, samples, num_tests=tests)
 
-    seconds = _seconds(loop, repeats=1)
-    verdict = loop()
+    loop(TokenBatch(*(getattr(batch, f)[:64] for f in
+                      ("tokens", "lengths", "lits", "nlits", "nparams", "nnames"))))  # warm-up
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    verdict = loop(batch)
+    found = float(verdict.found.float().mean())  # waits for the GPU
+    seconds = time.perf_counter() - start
     cpython = bench_cpython(BenchConfig(repeats=3))[0]["seconds_per_candidate"]
     return {"programs": programs, "samples": samples, "tests": tests, "max_len": max_len,
             "seconds": seconds, "programs_per_s": programs / seconds,
             "candidates_per_s": programs * samples / seconds,
-            "found_fraction": float(verdict.found.float().mean()),
+            "found_fraction": found,
             "cpython_seconds_per_candidate": cpython,
             "cpython_candidates_per_s_one_core": 1 / cpython}
 
@@ -169,8 +176,8 @@ def correctness(model: Seq2Seq, held_out_programs: int = 10_000, samples: int = 
 def main(argv: list[str] | None = None) -> int:
     from ..agents.checkpoint import load_checkpoint
     from ..agents.config import ModelConfig
-    from .bench import metadata
-    from .imitation import ImitationConfig, train
+    from ..training.imitation import ImitationConfig, train
+    from .throughput import metadata
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("out", help="folder for neural_bench.json (and the run, when training)")
@@ -180,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--quick", action="store_true", help="small sizes (a CPU smoke run)")
+    p.add_argument("--parts", default="check,correctness,speed,loop",
+                   help="comma-separated subset of check,correctness,speed,loop")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -194,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         (out / "neural_bench.json").write_text(json.dumps(report, indent=2) + "\n")
         print(key, json.dumps(report[key]), flush=True)
 
-    if device == "cuda":
+    parts = set(args.parts.split(","))
+    if device == "cuda" and "check" in parts:
         torch.manual_seed(0)
         fresh = Seq2Seq(ModelConfig.preset("small")).to(device).to(torch.bfloat16).eval()
         record("cuda_sampling_check", lambda: check_cuda_sampling(fresh, held_out(256, device)))
@@ -213,10 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     if device == "cuda":
         model = model.to(torch.bfloat16)
     quick = args.quick
-    record("correctness", lambda: correctness(model, 256 if quick else 10_000,
-                                              4 if quick else 16))
-    record("sampling_speed", lambda: sampling_speed(model, 64 if quick else 16384))
-    record("neural_loop", lambda: neural_loop(model, 16 if quick else 4096, 4 if quick else 64))
+    if "correctness" in parts:
+        record("correctness", lambda: correctness(model, 256 if quick else 10_000,
+                                                  4 if quick else 16))
+    if "speed" in parts:
+        record("sampling_speed", lambda: sampling_speed(model, 64 if quick else 16384))
+    if "loop" in parts:
+        record("neural_loop", lambda: neural_loop(model, 16 if quick else 4096,
+                                                  4 if quick else 64))
     return 0
 
 
