@@ -36,16 +36,16 @@ class TrainConfig:
     package) or 'none' (a freshly initialised model of size --model)."""
     model: str = "tiny"
     """Model size when --checkpoint is none (tiny, small, base)."""
-    total_timesteps: int = 200_000
+    total_timesteps: int = 100_000
     """Env steps (tokens emitted, over all lanes and processes) to train for."""
-    time_limit_s: float = 0.0
+    time_limit_s: float = 480.0
     """Stop after the update that ends this many seconds of training (0: no limit); the run
     then evaluates and checkpoints as at its planned end."""
-    num_envs: int = 64
+    num_envs: int = 32
     """Env lanes per process."""
-    num_steps: int = 64
+    num_steps: int = 32
     """Steps per lane in each rollout (the rollout holds num_envs * num_steps transitions)."""
-    learning_rate: float = 3e-5
+    learning_rate: float = 1e-5
     """Adam's learning rate at the start."""
     anneal_lr: bool = True
     """Anneal the learning rate linearly to 0 over the run."""
@@ -53,7 +53,7 @@ class TrainConfig:
     """Discount factor (1: an episode's reward counts fully for every token of it)."""
     gae_lambda: float = 0.95
     """Lambda of generalised advantage estimation."""
-    num_minibatches: int = 4
+    num_minibatches: int = 2
     """Minibatches per update epoch."""
     update_epochs: int = 2
     """Passes over each rollout."""
@@ -74,7 +74,7 @@ class TrainConfig:
     kl_coef: float = 0.05
     """Weight of the KL penalty to the starting policy, taken from every token's reward as RLHF
     trainers do (0: none)."""
-    train_encoder: bool = True
+    train_encoder: bool = False
     """Train the encoder too (false: only the decoder learns; the encoder's output, computed once
     per rollout, is reused by the update, which then costs about half as much)."""
     fuse_env: bool = True
@@ -84,9 +84,9 @@ class TrainConfig:
     """Sampling temperature of the policy during rollouts."""
     source: str = "generator"
     """Programs to train on: generator (a pool drawn by the program generator) or suite."""
-    pool_size: int = 4096
+    pool_size: int = 256
     """Programs in the generator's pool (the env's program table)."""
-    refresh_every: int = 10
+    refresh_every: int = 5
     """Regenerate the program table from a fresh generator seed every N updates (0: never)."""
     max_len: int = 128
     """Target tokens per program (EnvParams.max_len)."""
@@ -106,11 +106,11 @@ class TrainConfig:
     """Reward of a wrong program (EnvParams.wrong_penalty)."""
     fuel_penalty: float = -1.0
     """Reward of a program that runs out of fuel (EnvParams.fuel_penalty)."""
-    eval_every: int = 10
+    eval_every: int = 0
     """Evaluate on the held-out sets every N updates (and at the end; 0: only at the end)."""
-    eval_programs: int = 256
+    eval_programs: int = 64
     """Held-out generated programs in each periodic evaluation."""
-    checkpoint_every: int = 10
+    checkpoint_every: int = 5
     """Write a checkpoint every N updates (and at the end)."""
     log_every: int = 1
     """Read the device's statistics and write TensorBoard scalars every N updates."""
@@ -182,17 +182,18 @@ class TrainConfig:
         return cls(**values)
 
 
-# Overrides of the defaults, by preset name. The defaults themselves are the CPU main job's
-# knobs where no preset says otherwise.
+# Overrides of the defaults, by preset name. The defaults are the CPU main job's knobs (two
+# cores, ten minutes: a small table of programs, decoder-only updates, a time limit).
 PRESETS: dict[str, dict[str, Any]] = {
-    "smoke": dict(checkpoint="none", model="tiny", total_timesteps=1024, num_envs=8,
-                  num_steps=32, max_len=32, num_tests=8, pool_size=64, refresh_every=2,
-                  eval_every=2, eval_programs=16, checkpoint_every=2, update_epochs=1),
+    "smoke": dict(checkpoint="none", model="tiny", total_timesteps=1024, time_limit_s=0.0,
+                  num_envs=8, num_steps=32, max_len=32, num_tests=8, pool_size=64,
+                  refresh_every=2, eval_every=2, eval_programs=16, checkpoint_every=2,
+                  update_epochs=1, train_encoder=True),
     "default": dict(),
-    "gpu": dict(device="cuda", total_timesteps=500_000_000, num_envs=16_384, num_steps=32,
-                num_minibatches=32, update_epochs=2, learning_rate=1e-5, pool_size=8192,
-                refresh_every=5, eval_every=20, eval_programs=4096, checkpoint_every=20,
-                log_every=5),
+    "gpu": dict(device="cuda", total_timesteps=500_000_000, time_limit_s=900.0, num_envs=16_384,
+                num_steps=32, num_minibatches=16, update_epochs=1, learning_rate=5e-6,
+                target_kl=0.02, train_encoder=True, pool_size=8192, refresh_every=5,
+                eval_every=20, eval_programs=4096, checkpoint_every=20, log_every=5),
 }
 
 
