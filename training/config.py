@@ -88,23 +88,24 @@ class TrainConfig:
     """Programs in the generator's pool (the env's program table)."""
     refresh_every: int = 5
     """Regenerate the program table from a fresh generator seed every N updates (0: never)."""
-    max_len: int = 128
+    # The env's fields, defaulting to EnvParams's own defaults (one place for each value).
+    max_len: int = EnvParams.max_len
     """Target tokens per program (EnvParams.max_len)."""
-    num_tests: int = 32
+    num_tests: int = EnvParams.num_tests
     """Test inputs per episode (EnvParams.num_tests)."""
-    oracle_opt: int = 1
+    oracle_opt: int = EnvParams.oracle_opt
     """Optimisation level of the oracle's code (EnvParams.oracle_opt)."""
-    correct_reward: float = 1.0
+    correct_reward: float = EnvParams.correct_reward
     """Reward of a correct program as fast as the oracle (EnvParams.correct_reward)."""
-    speed_weight: float = 1.0
+    speed_weight: float = EnvParams.speed_weight
     """Reward per unit of speedup over the oracle (EnvParams.speed_weight)."""
-    max_speedup: float = 4.0
+    max_speedup: float = EnvParams.max_speedup
     """Speedups above this count as this much (EnvParams.max_speedup)."""
-    partial_credit: float = 0.5
+    partial_credit: float = EnvParams.partial_credit
     """Reward per fraction of tests passed by a wrong program (EnvParams.partial_credit)."""
-    wrong_penalty: float = -1.0
+    wrong_penalty: float = EnvParams.wrong_penalty
     """Reward of a wrong program (EnvParams.wrong_penalty)."""
-    fuel_penalty: float = -1.0
+    fuel_penalty: float = EnvParams.fuel_penalty
     """Reward of a program that runs out of fuel (EnvParams.fuel_penalty)."""
     eval_every: int = 0
     """Evaluate on the held-out sets every N updates (and at the end; 0: only at the end)."""
