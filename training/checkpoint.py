@@ -22,7 +22,7 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
 from ..agents.checkpoint import CheckpointError
-from ..agents.checkpoint import write_atomic as atomic_write
+from ..fileio import atomic_write
 
 FORMAT = "kiln-ppo-checkpoint"
 
