@@ -38,7 +38,7 @@ class TrainConfig:
     """Model size when --checkpoint is none (tiny, small, base)."""
     total_timesteps: int = 100_000
     """Env steps (tokens emitted, over all lanes and processes) to train for."""
-    time_limit_s: float = 480.0
+    time_limit_s: float = 360.0
     """Stop after the update that ends this many seconds of training (0: no limit); the run
     then evaluates and checkpoints as at its planned end."""
     num_envs: int = 32

@@ -32,7 +32,7 @@ from ..compilers.hashing import split_key
 from ..compilers.tokens import TokenBatch
 from ..compilers.vm import INVALID
 from ..envs.compile_env import EnvParams
-from ..envs.vector_env import MAX_ORACLE_CODE
+from ..envs.programs import MAX_ORACLE_CODE
 from . import imitation
 
 EVAL_KEY = 2**40            # the key of the evaluation's test draws
