@@ -236,27 +236,33 @@ class PPO:
         else:
             self.memory = encode_table(model, env)  # the weights changed in the last update
         prefix = env.state.target.clone()
-        model.eval()
-        with torch.no_grad():
-            for step in range(c.num_steps):
-                state = env.state
-                s.dones[step] = self.next_done
-                s.masks[step] = state.mask
-                s.positions[step] = state.length
-                s.rows[step] = state.program
-                s.values[step] = self.next_value
-                noise = torch.rand((c.num_envs, TARGET_VOCAB_SIZE), generator=self.generator,
-                                   device=self.device).clamp_(min=1e-12)
-                action, s.logprobs[step] = choose(self.next_logits, state.mask, c.temperature,
-                                                  1.0, noise)
-                _, reward, terminated, truncated, info = env.step(action)
-                self.next_done = terminated | truncated
-                s.actions[step] = action
-                s.rewards[step] = reward
-                self.stats.record(reward, self.next_done, info)
-                self.next_logits, self.next_value = model.step(
-                    self.memory, self.cache, action, self.next_done, rows=env.state.program)
+        self.collect()
         return build_segments(s, prefix)
+
+    @torch.no_grad()
+    def collect(self) -> None:
+        """The step loop of a rollout: ``num_steps`` tokens per lane into the storage, with no
+        host synchronisation (``tests/test_gpu_ppo.py`` checks it on CUDA)."""
+        c, env, model, s = self.config, self.env, self.model, self.storage
+        model.eval()
+        for step in range(c.num_steps):
+            state = env.state
+            s.dones[step] = self.next_done
+            s.masks[step] = state.mask
+            s.positions[step] = state.length
+            s.rows[step] = state.program
+            s.values[step] = self.next_value
+            noise = torch.rand((c.num_envs, TARGET_VOCAB_SIZE), generator=self.generator,
+                               device=self.device).clamp_(min=1e-12)
+            action, s.logprobs[step] = choose(self.next_logits, state.mask, c.temperature,
+                                              1.0, noise)
+            _, reward, terminated, truncated, info = env.step(action)
+            self.next_done = terminated | truncated
+            s.actions[step] = action
+            s.rewards[step] = reward
+            self.stats.record(reward, self.next_done, info)
+            self.next_logits, self.next_value = model.step(
+                self.memory, self.cache, action, self.next_done, rows=env.state.program)
 
     def minibatches(self, segments: Segments) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """A random split of the segments into ``num_minibatches`` sets; each as (segment ids,
