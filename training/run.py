@@ -4,8 +4,8 @@
 SB3), and then drives it, update by update, until ``total_timesteps`` or ``time_limit_s``:
 TensorBoard scalars every ``log_every`` updates, an evaluation on the held-out sets
 (``compiler/`` tags) at the start, every ``eval_every`` updates and at the end, checkpoints
-every ``checkpoint_every`` updates and at the end, and a progress bar. Rank 0 does all the writing; with several
-processes the others only train.
+every ``checkpoint_every`` updates and at the end, and a progress bar. Rank 0 does all the
+writing; with several processes the others only train.
 """
 from __future__ import annotations
 

@@ -4,9 +4,9 @@ env, through the SB3 adapter (``envs.sb3.SB3VecEnv``) and ``agents.sb3_policy.Ki
 ``SB3Trainer`` has the native trainer's interface (``train_update``, ``read_stats``, ``state``,
 ``load_state``), so ``kiln train --algo sb3`` gets the same run directory, TensorBoard tags,
 evaluation and checkpoints. It runs ``MaskablePPO.learn`` one rollout at a time and reads SB3's
-logger after each, mapping SB3's names to CleanRL's. The learning rate is annealed by the trainer (SB3's own
-schedule restarts with each ``learn`` call). SB3 has no hook for a KL penalty to a reference
-policy, so ``kl_coef`` applies to the native path only.
+logger after each, mapping SB3's names to CleanRL's. The learning rate is annealed by the
+trainer (SB3's own schedule restarts with each ``learn`` call). SB3 has no hook for a KL penalty
+to a reference policy, so ``kl_coef`` (and ``train_encoder``) apply to the native path only.
 """
 from __future__ import annotations
 
