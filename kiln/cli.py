@@ -13,6 +13,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .compilers.isa import wrap
 from .compilers.program import CALL_FUEL
@@ -138,6 +139,81 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_train(args) -> int:
+    """Run (or resume) a PPO training run."""
+    from .training import config as train_config
+    from .training.checkpoint import CheckpointError
+    from .training.options import given
+
+    changes = given(train_config.TrainConfig, args)
+    if "WORLD_SIZE" in os.environ:  # a process torchrun started: the job's size is torchrun's
+        changes["nproc"] = int(os.environ["WORLD_SIZE"])
+    try:
+        if args.resume is not None:
+            if args.preset is not None:
+                raise UsageError("--preset and --resume exclude each other: a resumed run keeps "
+                                 "its own config")
+            config = None
+        else:
+            config = train_config.preset(args.preset or "default").replace(**changes)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    nproc = changes.get("nproc", config.nproc if config else 1)
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from .training.distributed import launch
+
+        return launch(nproc, _without_option(args.argv, "--nproc"))
+    from .training.run import train
+
+    try:
+        run = train(config, resume=args.resume and Path(args.resume), changes=changes)
+    except (CheckpointError, OSError, ValueError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    if run is not None:
+        print(f"run directory: {run.path}  (watch it: tensorboard --logdir {run.path})",
+              file=sys.stderr)
+    return 0
+
+
+def _without_option(argv: list[str], flag: str) -> list[str]:
+    """``argv`` less ``flag VALUE`` and ``flag=VALUE`` (torchrun would take the flag as its own)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == flag:
+            skip = True
+        elif not arg.startswith(flag + "="):
+            out.append(arg)
+    return out
+
+
+def cmd_eval(args) -> int:
+    """Evaluate a checkpoint on the held-out sets; print and write the metrics."""
+    from .training.checkpoint import CheckpointError
+    from .training.evaluate import SETS, evaluate, held_out
+    from .training.run import load_model, resolve_device
+    from .envs.compile_env import EnvParams
+
+    json_path = _output_path(args.json)
+    try:
+        device = resolve_device(args.device)
+        model = load_model(args.checkpoint).to(device)
+        params = EnvParams(max_len=min(EnvParams().max_len, model.config.max_target_len))
+        metrics = {name: evaluate(model, held_out(name, args.programs, params, device), params)
+                   for name in SETS}
+    except (CheckpointError, OSError, ValueError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    report = {"checkpoint": args.checkpoint, "device": str(device), **metrics}
+    for name, values in metrics.items():
+        print(f"{name:10s} " + "  ".join(f"{k} {v:.4g}" for k, v in values.items()))
+    if json_path:
+        from .fileio import atomic_write
+
+        atomic_write(json_path, json.dumps(report, indent=1))
+    return 0
+
+
 def cmd_imitate(args) -> int:
     """Run imitation training; print the summary as JSON."""
     from .training.imitation import ImitationConfig, train
@@ -222,8 +298,32 @@ def build_parser() -> argparse.ArgumentParser:
                         "file (default: none)")
     p.set_defaults(func=cmd_bench)
 
+    from .training.config import PRESETS, TrainConfig
     from .training.imitation import ImitationConfig
     from .training.options import add_arguments
+
+    p = sub.add_parser("train", help="fine-tune the neural compiler with PPO against the oracle",
+                       description="PPO fine-tuning of the neural compiler. A run directory holds "
+                                   "its config, TensorBoard events and checkpoints. Flags "
+                                   "override the preset's values.")
+    p.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="named config: smoke (tests, under a minute on a CPU), default (the "
+                        "main job: minutes on two CPU cores), gpu (the full run)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue the run in RUN_DIR from its last checkpoint")
+    add_arguments(p, TrainConfig, keep_defaults=False)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint on the held-out programs")
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="a checkpoint (its .json or .safetensors file)")
+    p.add_argument("--programs", type=_positive, default=10_000,
+                   help="held-out generated programs (default 10,000); the suite is always "
+                        "evaluated whole")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--json", default="eval.json", metavar="PATH",
+                   help="write the metrics here ('' for none)")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("imitate", help="train the neural compiler on the traditional "
                                        "compiler's code (imitation)",
@@ -252,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         status = args.func(args)
         sys.stdout.flush()  # a full disk fails here, not at exit where only a traceback can say so
         return status
