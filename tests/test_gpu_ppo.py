@@ -7,6 +7,7 @@ import torch
 
 from kiln.agents.config import ModelConfig
 from kiln.agents.model import Seq2Seq
+from kiln.compilers.gpu_launch import host_sync_forbidden
 from kiln.training import distributed
 from kiln.training.config import preset
 from kiln.training.ppo import PPO
@@ -22,11 +23,8 @@ def test_rollout_step_loop_is_sync_free_and_an_update_runs() -> None:
                   distributed.Dist())
     trainer.train_update()  # warm-up: numba kernels, lanes started
     before = [p.detach().clone() for p in trainer.model.parameters()]
-    torch.cuda.set_sync_debug_mode("error")  # any host synchronisation raises
-    try:
+    with host_sync_forbidden(torch):
         trainer.collect()
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
     trainer.train_update()
     logged = trainer.read_stats()
     assert trainer.global_step == 2 * config.batch_size
