@@ -13,7 +13,7 @@ need to unwind the stack. See ``docs/isa.md``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -69,10 +69,46 @@ class Op:
     taken: int         # extra cycles when it transfers control (branches only)
     sem: Callable[..., int] | None  # pure value semantics on int32 operands (None: not pure)
     doc: str
+    # The same semantics as an SMT term: z3 32-bit bit-vector operands to a bit-vector result
+    # (pure opcodes only; compilers.verify.smt encodes the rest, which move values or steer).
+    smt: Callable[..., Any] | None = None
 
 
 def _b(x: bool) -> int:
     return 1 if x else 0
+
+
+# Helpers for the ``smt`` column. z3 is imported on first use, so that importing the ISA (every
+# kiln import does) does not load the solver.
+def _z3():
+    import z3
+
+    return z3
+
+
+def _ite(c, a, b):
+    return _z3().If(c, a, b)
+
+
+def _flag(c):
+    """A z3 Bool as the ISA's 0/1 int32."""
+    z3 = _z3()
+    return z3.If(c, z3.BitVecVal(1, 32), z3.BitVecVal(0, 32))
+
+
+def _smt_floordiv(a, b):
+    # bvsdiv truncates toward zero (and wraps INT_MIN / -1 to INT_MIN, as the ISA does); floor
+    # division is one less when the remainder is nonzero and its sign differs from b's.
+    z3 = _z3()
+    rem = z3.SRem(a, b)
+    trunc = a / b
+    floor = z3.If(z3.And(rem != 0, (rem < 0) != (b < 0)), trunc - 1, trunc)
+    return z3.If(b == 0, z3.BitVecVal(0, 32), floor)
+
+
+def _smt_floormod(a, b):
+    # bvsmod takes the divisor's sign: Python's floor modulo. The ISA defines a % 0 == a.
+    return _ite(b == 0, a, a % b)
 
 
 # fmt: off
@@ -84,40 +120,72 @@ OPS: tuple[Op, ...] = (
     Op(3,  "tee",    SLOT,  1, 1, 1, 0, None, "local[slot] = top, keep it on the stack"),
     Op(4,  "drop",   NONE,  1, 0, 1, 0, None, "discard the top"),
     # arithmetic (a is the deeper operand, b the top)
-    Op(5,  "add",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a + b), "a + b"),
-    Op(6,  "sub",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a - b), "a - b"),
-    Op(7,  "mul",    NONE,  2, 1, 3, 0, lambda a, b: wrap(a * b), "a * b"),
-    Op(8,  "div",    NONE,  2, 1, 20, 0, _floordiv, "floor division, a // 0 == 0"),
-    Op(9,  "mod",    NONE,  2, 1, 20, 0, _floormod, "floor modulo, a % 0 == a"),
-    Op(10, "udiv",   NONE,  2, 1, 20, 0, _udiv, "unsigned division, udiv(a, 0) == 0"),
-    Op(11, "urem",   NONE,  2, 1, 20, 0, _urem, "unsigned remainder, urem(a, 0) == a"),
-    Op(12, "and",    NONE,  2, 1, 1, 0, lambda a, b: a & b, "bitwise and"),
-    Op(13, "or",     NONE,  2, 1, 1, 0, lambda a, b: a | b, "bitwise or"),
-    Op(14, "xor",    NONE,  2, 1, 1, 0, lambda a, b: a ^ b, "bitwise xor"),
-    Op(15, "shl",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a << (b & 31)), "a << (b mod 32)"),
-    Op(16, "shr",    NONE,  2, 1, 1, 0, lambda a, b: a >> (b & 31), "arithmetic a >> (b mod 32)"),
-    Op(17, "lshr",   NONE,  2, 1, 1, 0, lambda a, b: wrap(_u(a) >> (b & 31)), "logical a >> (b mod 32)"),
-    Op(18, "min",    NONE,  2, 1, 2, 0, min, "signed minimum"),
-    Op(19, "max",    NONE,  2, 1, 2, 0, max, "signed maximum"),
-    Op(20, "eq",     NONE,  2, 1, 1, 0, lambda a, b: _b(a == b), "a == b (0/1)"),
-    Op(21, "ne",     NONE,  2, 1, 1, 0, lambda a, b: _b(a != b), "a != b"),
-    Op(22, "lt",     NONE,  2, 1, 1, 0, lambda a, b: _b(a < b), "signed a < b"),
-    Op(23, "le",     NONE,  2, 1, 1, 0, lambda a, b: _b(a <= b), "signed a <= b"),
-    Op(24, "gt",     NONE,  2, 1, 1, 0, lambda a, b: _b(a > b), "signed a > b"),
-    Op(25, "ge",     NONE,  2, 1, 1, 0, lambda a, b: _b(a >= b), "signed a >= b"),
-    Op(26, "ult",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) < _u(b)), "unsigned a < b"),
-    Op(27, "ule",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) <= _u(b)), "unsigned a <= b"),
-    Op(28, "ugt",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) > _u(b)), "unsigned a > b"),
-    Op(29, "uge",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) >= _u(b)), "unsigned a >= b"),
-    Op(30, "andv",   NONE,  2, 1, 2, 0, lambda a, b: b if a != 0 else a, "Python `a and b`"),
-    Op(31, "orv",    NONE,  2, 1, 2, 0, lambda a, b: a if a != 0 else b, "Python `a or b`"),
+    Op(5,  "add",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a + b), "a + b",
+       smt=lambda a, b: a + b),
+    Op(6,  "sub",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a - b), "a - b",
+       smt=lambda a, b: a - b),
+    Op(7,  "mul",    NONE,  2, 1, 3, 0, lambda a, b: wrap(a * b), "a * b",
+       smt=lambda a, b: a * b),
+    Op(8,  "div",    NONE,  2, 1, 20, 0, _floordiv, "floor division, a // 0 == 0",
+       smt=_smt_floordiv),
+    Op(9,  "mod",    NONE,  2, 1, 20, 0, _floormod, "floor modulo, a % 0 == a",
+       smt=_smt_floormod),
+    Op(10, "udiv",   NONE,  2, 1, 20, 0, _udiv, "unsigned division, udiv(a, 0) == 0",
+       smt=lambda a, b: _ite(b == 0, 0, _z3().UDiv(a, b))),
+    Op(11, "urem",   NONE,  2, 1, 20, 0, _urem, "unsigned remainder, urem(a, 0) == a",
+       smt=lambda a, b: _ite(b == 0, a, _z3().URem(a, b))),
+    Op(12, "and",    NONE,  2, 1, 1, 0, lambda a, b: a & b, "bitwise and",
+       smt=lambda a, b: a & b),
+    Op(13, "or",     NONE,  2, 1, 1, 0, lambda a, b: a | b, "bitwise or",
+       smt=lambda a, b: a | b),
+    Op(14, "xor",    NONE,  2, 1, 1, 0, lambda a, b: a ^ b, "bitwise xor",
+       smt=lambda a, b: a ^ b),
+    Op(15, "shl",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a << (b & 31)), "a << (b mod 32)",
+       smt=lambda a, b: a << (b & 31)),
+    Op(16, "shr",    NONE,  2, 1, 1, 0, lambda a, b: a >> (b & 31), "arithmetic a >> (b mod 32)",
+       smt=lambda a, b: a >> (b & 31)),
+    Op(17, "lshr",   NONE,  2, 1, 1, 0, lambda a, b: wrap(_u(a) >> (b & 31)), "logical a >> (b mod 32)",
+       smt=lambda a, b: _z3().LShR(a, b & 31)),
+    Op(18, "min",    NONE,  2, 1, 2, 0, min, "signed minimum",
+       smt=lambda a, b: _ite(a < b, a, b)),
+    Op(19, "max",    NONE,  2, 1, 2, 0, max, "signed maximum",
+       smt=lambda a, b: _ite(a > b, a, b)),
+    Op(20, "eq",     NONE,  2, 1, 1, 0, lambda a, b: _b(a == b), "a == b (0/1)",
+       smt=lambda a, b: _flag(a == b)),
+    Op(21, "ne",     NONE,  2, 1, 1, 0, lambda a, b: _b(a != b), "a != b",
+       smt=lambda a, b: _flag(a != b)),
+    Op(22, "lt",     NONE,  2, 1, 1, 0, lambda a, b: _b(a < b), "signed a < b",
+       smt=lambda a, b: _flag(a < b)),
+    Op(23, "le",     NONE,  2, 1, 1, 0, lambda a, b: _b(a <= b), "signed a <= b",
+       smt=lambda a, b: _flag(a <= b)),
+    Op(24, "gt",     NONE,  2, 1, 1, 0, lambda a, b: _b(a > b), "signed a > b",
+       smt=lambda a, b: _flag(a > b)),
+    Op(25, "ge",     NONE,  2, 1, 1, 0, lambda a, b: _b(a >= b), "signed a >= b",
+       smt=lambda a, b: _flag(a >= b)),
+    Op(26, "ult",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) < _u(b)), "unsigned a < b",
+       smt=lambda a, b: _flag(_z3().ULT(a, b))),
+    Op(27, "ule",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) <= _u(b)), "unsigned a <= b",
+       smt=lambda a, b: _flag(_z3().ULE(a, b))),
+    Op(28, "ugt",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) > _u(b)), "unsigned a > b",
+       smt=lambda a, b: _flag(_z3().UGT(a, b))),
+    Op(29, "uge",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) >= _u(b)), "unsigned a >= b",
+       smt=lambda a, b: _flag(_z3().UGE(a, b))),
+    Op(30, "andv",   NONE,  2, 1, 2, 0, lambda a, b: b if a != 0 else a, "Python `a and b`",
+       smt=lambda a, b: _ite(a != 0, b, a)),
+    Op(31, "orv",    NONE,  2, 1, 2, 0, lambda a, b: a if a != 0 else b, "Python `a or b`",
+       smt=lambda a, b: _ite(a != 0, a, b)),
     # unary
-    Op(32, "neg",    NONE,  1, 1, 1, 0, lambda a: wrap(-a), "-a"),
-    Op(33, "not",    NONE,  1, 1, 1, 0, lambda a: ~a, "bitwise ~a"),
-    Op(34, "eqz",    NONE,  1, 1, 1, 0, lambda a: _b(a == 0), "logical not: a == 0"),
-    Op(35, "abs",    NONE,  1, 1, 2, 0, lambda a: wrap(abs(a)), "|a|, abs(INT_MIN) == INT_MIN"),
+    Op(32, "neg",    NONE,  1, 1, 1, 0, lambda a: wrap(-a), "-a",
+       smt=lambda a: -a),
+    Op(33, "not",    NONE,  1, 1, 1, 0, lambda a: ~a, "bitwise ~a",
+       smt=lambda a: ~a),
+    Op(34, "eqz",    NONE,  1, 1, 1, 0, lambda a: _b(a == 0), "logical not: a == 0",
+       smt=lambda a: _flag(a == 0)),
+    Op(35, "abs",    NONE,  1, 1, 2, 0, lambda a: wrap(abs(a)), "|a|, abs(INT_MIN) == INT_MIN",
+       smt=lambda a: _ite(a < 0, -a, a)),
     # ternary (a deepest, c top)
-    Op(36, "select", NONE,  3, 1, 2, 0, lambda a, b, c: a if c != 0 else b, "a if c else b"),
+    Op(36, "select", NONE,  3, 1, 2, 0, lambda a, b, c: a if c != 0 else b, "a if c else b",
+       smt=lambda a, b, c: _ite(c != 0, a, b)),
     # structured control: each runs at an empty stack (after popping its operand, if any)
     Op(37, "block",  NONE,  0, 0, 0, 0, None, "open a block; br to it jumps past its end"),
     Op(38, "loop",   NONE,  0, 0, 0, 0, None, "open a loop; br to it jumps back to its start"),
