@@ -14,6 +14,33 @@ DEFAULT_FUEL = 1_000_000
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a Program's code came from and what vouches for it.
+
+    ``approach`` is the compiler that produced the code (``"traditional"`` or ``"hybrid"``).
+    For the hybrid, ``outcome`` is ``"proved"`` (SMT: equal to the traditional code on every
+    input), ``"proved_bounded"`` (equal wherever every loop runs at most ``bound`` iterations) or
+    ``"fell_back"`` (the traditional ``-O2`` code; ``reason`` says why); the traditional
+    compiler's outcome is ``"compiled"``. ``tests`` are the test rows the accepted candidate
+    passed, by kind; ``samples`` the candidates drawn, ``passed`` how many passed the tests,
+    ``proofs`` the SMT queries run, ``refuted`` and ``unknown`` how they ended, and
+    ``solver_seconds`` their wall time.
+    """
+
+    approach: str = "traditional"
+    outcome: str = "compiled"
+    reason: str = ""
+    bound: int | None = None
+    tests: tuple[tuple[str, int], ...] = ()
+    samples: int = 0
+    passed: int = 0
+    proofs: int = 0
+    refuted: int = 0
+    unknown: int = 0
+    solver_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
 class Program:
     """A compiled function: its bytecode, parameters, and how to run and cost it.
 
@@ -26,6 +53,7 @@ class Program:
     code: np.ndarray = field(repr=False)  # int32 (n, 2): (opcode, arg) pairs
     opt: int = 1
     source: str = field(default="", repr=False)
+    provenance: Provenance = field(default=Provenance(), compare=False)
 
     def __post_init__(self):
         validate(self.code)  # a Program always holds valid code

@@ -32,7 +32,7 @@ from ..isa import (BLOCK, BR, BR_IF, CONST, DROP, ELSE, END, GET, IF, LOOP, MAX_
 from ..validate import validate
 
 DEFAULT_UNROLL = 16
-DEFAULT_RLIMIT = 20_000_000   # z3 resource units per query; about 2 s of solver work here
+DEFAULT_RLIMIT = 5_000_000    # z3 resource units per query (deterministic, unlike a timeout)
 DEFAULT_MAX_STEPS = 200_000   # symbolic instructions per encoding
 
 # Outcomes of check_equivalent.
