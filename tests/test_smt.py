@@ -18,7 +18,7 @@ from kiln.compilers.verify.smt import (BOUNDED, COUNTEREXAMPLE, EQUIVALENT, UNKN
                                        EncodingTooLarge, check_equivalent, encode, solve_output)
 
 FIRST_SEED = int(os.environ.get("KILN_SMT_SEED", "0"))
-PROGRAMS = int(os.environ.get("KILN_SMT_PROGRAMS", "150"))
+PROGRAMS = int(os.environ.get("KILN_SMT_PROGRAMS", "60"))
 EDGES = (0, 1, -1, 2, -2, 31, 32, 33, isa.INT32_MIN, isa.INT32_MAX, isa.INT32_MIN + 1, 7, -7)
 
 
