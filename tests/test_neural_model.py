@@ -1,0 +1,166 @@
+"""The neural compiler's model and sampler: incremental == full decoding, every sample valid.
+
+References are slow and obviously right: full-sequence decoding under a causal mask for the KV
+cache, and ``vocab.ValidatorState`` (one program, one token at a time) for the batched mask.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from kiln.agents.config import ModelConfig
+from kiln.agents.model import BOS, Seq2Seq
+from kiln.agents.sampling import sample
+from kiln.compilers import vocab
+from kiln.compilers.programs.generator import generate_batch
+from kiln.compilers.tokens import TokenBatch
+from kiln.compilers.validate import validate
+from kiln.envs.programs import DEFAULT_GENERATOR
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # Small tensors: extra threads only contend for the cores.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny(seed: int) -> Seq2Seq:
+    torch.manual_seed(seed)
+    return Seq2Seq(ModelConfig.preset("tiny")).eval()
+
+
+def programs(n: int, seed: int) -> TokenBatch:
+    return generate_batch(n, seed, DEFAULT_GENERATOR)
+
+
+def test_presets_and_config_errors():
+    assert ModelConfig.preset("tiny").d_model < ModelConfig.preset("small").d_model
+    with pytest.raises(ValueError, match="unknown model size 'huge'"):
+        ModelConfig.preset("huge")
+    with pytest.raises(ValueError, match="multiple of heads"):
+        ModelConfig(d_model=30, heads=4)
+    with pytest.raises(ValueError, match="unknown fields \\['x'\\]"):
+        ModelConfig.from_dict({**ModelConfig().to_dict(), "x": 1})
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_step_matches_full_decoding_with_resets(seed):
+    """Lanes at different positions, reset at different times, each pointing at its own memory
+    row: every step's logits and values equal the full decode of the lane's current sequence."""
+    model = tiny(seed)
+    gen = torch.Generator().manual_seed(seed)
+    batch = programs(3, seed)
+    memory = model.encode(batch.tokens, batch.lits)
+    lanes, steps = 5, 14
+    rows = torch.randint(0, 3, (lanes,), generator=gen)
+    tokens = torch.randint(0, vocab.VOCAB_SIZE, (lanes, steps), generator=gen)
+    resets = torch.rand((lanes, steps), generator=gen) < 0.2
+    resets[:, 0] = True
+    cache = model.new_cache(lanes)
+    with torch.no_grad():
+        for t in range(steps):
+            logits, value = model.step(memory, cache, tokens[:, t - 1] if t else tokens[:, 0],
+                                       resets[:, t], rows)
+            for lane in range(lanes):
+                start = int(resets[lane, :t + 1].nonzero()[-1])
+                seq = torch.cat([torch.tensor([BOS]), tokens[lane, start:t]])[None]
+                ref_logits, ref_value = model.decode(memory, seq, rows[lane:lane + 1])
+                torch.testing.assert_close(logits[lane], ref_logits[0, -1], atol=1e-5,
+                                           rtol=1e-5, msg=f"seed {seed} lane {lane} step {t}")
+                torch.testing.assert_close(value[lane], ref_value[0, -1], atol=1e-5, rtol=1e-5)
+
+
+def test_grouped_memory_equals_gathered_rows():
+    model = tiny(3)
+    batch = programs(4, 3)
+    memory = model.encode(batch.tokens, batch.lits)
+    target_in = torch.randint(0, vocab.VOCAB_SIZE + 1, (12, 9))
+    with torch.no_grad():
+        grouped = model.decode(memory, target_in)
+        gathered = model.decode(memory, target_in, torch.arange(4).repeat_interleave(3))
+    torch.testing.assert_close(grouped, gathered)
+
+
+def replay(model: Seq2Seq, batch: TokenBatch, candidates, samples: int, max_len: int):
+    """Per lane, through the one-program reference: (tokens allowed?, log-prob, greedy tokens)
+    from full-sequence decoding masked by ``ValidatorState``."""
+    memory = model.encode(batch.tokens, batch.lits)
+    out = []
+    for lane in range(candidates.tokens.shape[0]):
+        row = lane // samples
+        n = int(candidates.lengths[lane])
+        seq = candidates.tokens[lane, :n + 1].long()
+        assert int(seq[-1]) == vocab.EOS and (seq[:-1] != vocab.EOS).all()
+        with torch.no_grad():
+            logits, _ = model.decode(memory, torch.cat([torch.tensor([BOS]), seq[:-1]])[None],
+                                     torch.tensor([row]))
+        state = vocab.ValidatorState(int(batch.nlits[row]), max_len)
+        logprob, argmax = 0.0, []
+        for t, token in enumerate(seq.tolist()):
+            mask = torch.as_tensor(state.mask())
+            masked = logits[0, t].masked_fill(~mask, float("-inf"))
+            logprob += float(torch.log_softmax(masked, -1)[token])
+            argmax.append(int(masked.argmax()))
+            state.push(token)  # raises if the sampler took a forbidden token
+        out.append((logprob, argmax, seq.tolist()))
+    return out
+
+
+@pytest.mark.parametrize("temperature, top_p", [(0.0, 1.0), (1.0, 1.0), (0.8, 0.9)])
+def test_sampled_tokens_and_logprobs_match_full_decoding(temperature, top_p):
+    model = tiny(5)
+    batch = programs(6, 5)
+    samples, max_len = 3, 40
+    c = sample(model, batch, samples, temperature=temperature, top_p=top_p, max_len=max_len,
+               seed=11)
+    for lane, (logprob, argmax, seq) in enumerate(replay(model, batch, c, samples, max_len)):
+        assert abs(logprob - float(c.logprob[lane])) < 1e-3, (lane, logprob, c.logprob[lane])
+        if temperature == 0:
+            assert argmax == seq, f"lane {lane}: greedy tokens differ from full decoding"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_sample_of_an_untrained_model_is_a_valid_program(seed):
+    model = tiny(seed)
+    batch = programs(32, 100 + seed)
+    max_len = 48 + 16 * seed
+    c = sample(model, batch, 40, temperature=1.5, max_len=max_len, seed=seed)
+    assert c.tokens.shape == (32 * 40, max_len)
+    lits = batch.lits.repeat_interleave(40, 0)
+    for lane in range(c.tokens.shape[0]):
+        n = int(c.lengths[lane])
+        assert n < max_len and int(c.tokens[lane, n]) == vocab.EOS, f"seed {seed} lane {lane}"
+        code = c.code[lane, :n].numpy()
+        validate(code)  # raises ValidationError naming the problem
+        expected = vocab.decode(c.tokens[lane].numpy(), lits[lane].numpy())
+        np.testing.assert_array_equal(code, expected, err_msg=f"seed {seed} lane {lane}")
+
+
+def test_same_seed_same_samples_and_greedy_samples_agree():
+    model = tiny(7)
+    batch = programs(4, 7)
+    a = sample(model, batch, 5, temperature=1.0, max_len=32, seed=3)
+    b = sample(model, batch, 5, temperature=1.0, max_len=32, seed=3)
+    d = sample(model, batch, 5, temperature=1.0, max_len=32, seed=4)
+    assert torch.equal(a.tokens, b.tokens)
+    assert not torch.equal(a.tokens, d.tokens)
+    g = sample(model, batch, 3, max_len=32).tokens.view(4, 3, 32)
+    assert (g == g[:, :1]).all()
+
+
+def test_sample_rejects_bad_arguments():
+    model = tiny(0)
+    batch = programs(2, 0)
+    with pytest.raises(ValueError, match="max_len must be in 1..128"):
+        sample(model, batch, max_len=129)
+    with pytest.raises(ValueError, match="samples must be a positive int"):
+        sample(model, batch, samples=0)
+    with pytest.raises(ValueError, match="top_p"):
+        sample(model, batch, top_p=0.0)
+    long = TokenBatch.from_sources(["def f(x):\n" + "    x = x + 1\n" * 60 + "    return x\n"])
+    with pytest.raises(ValueError, match="program 0 has .* source tokens; the model reads"):
+        sample(model, long)
