@@ -242,3 +242,42 @@ def compile_hybrid(sources: Sequence[str], candidates: CandidateSource,
     for p in outputs:
         stages.outcomes[p.provenance.outcome] = stages.outcomes.get(p.provenance.outcome, 0) + 1
     return outputs
+
+
+def neural_candidates(checkpoint: str | None = None, device: torch.device | str = "cpu", *,
+                      temperature: float = 1.0, seed: int = 0) -> CandidateSource:
+    """The neural compiler as a candidate source: samples at ``temperature`` from the model
+    saved at ``checkpoint``, or from an untrained model (default size, weights seeded with
+    ``seed``) when it is None. Programs longer than the model reads get no candidate (they
+    fall back)."""
+    from ..agents.checkpoint import load_checkpoint
+    from ..agents.config import ModelConfig
+    from ..agents.model import Seq2Seq
+    from ..agents.sampling import sample
+
+    if checkpoint is None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = Seq2Seq(ModelConfig()).to(device).eval()
+    else:
+        model, _ = load_checkpoint(checkpoint, device)
+
+    def draw(batch: TokenBatch, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+        programs = len(batch)
+        fits = batch.lengths <= model.config.max_source_len
+        rows = torch.nonzero(fits).flatten()  # one host read, as the sampler does anyway
+        width = model.config.max_target_len
+        code = torch.zeros((programs, samples, width, 2), dtype=torch.int32,
+                           device=batch.tokens.device)
+        lengths = torch.full((programs, samples), -1, dtype=torch.int32,  # -1: no candidate
+                             device=batch.tokens.device)
+        if len(rows):
+            sub = TokenBatch(*(x[rows] for x in (batch.tokens, batch.lengths, batch.lits,
+                                                 batch.nlits, batch.nparams, batch.nnames)))
+            with torch.no_grad():
+                drawn = sample(model, sub, samples, temperature=temperature, seed=seed)
+            code[rows] = drawn.code.reshape(len(rows), samples, width, 2).to(code.device)
+            lengths[rows] = drawn.lengths.reshape(len(rows), samples).to(code.device)
+        return code, lengths
+
+    return draw

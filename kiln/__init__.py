@@ -15,12 +15,29 @@ __all__ = ["CompileError", "OutOfFuel", "Program", "ValidationError", "compile",
 __version__ = "0.1.0"
 
 
-def compile(source: str, opt: int = 1) -> Program:  # noqa: A001 - the name users expect
-    """Compile kiln source text at optimisation level ``opt`` (0, 1 or 2).
+APPROACHES = ("traditional", "hybrid")
+
+
+def compile(source: str, opt: int = 1, *, approach: str = "traditional",  # noqa: A001
+            samples: int = 16, checkpoint: str | None = None, device: str = "cpu") -> Program:
+    """Compile kiln source text.
+
+    ``approach="traditional"`` (default) runs the traditional compiler at optimisation level
+    ``opt`` (0, 1 or 2). ``approach="hybrid"`` draws ``samples`` candidates from the neural
+    compiler (the model saved at ``checkpoint``; an untrained one when None) on ``device``,
+    keeps the cheapest that passes the tests and that SMT proves equal to the ``-O2`` code, and
+    otherwise returns the ``-O2`` code; ``Program.provenance`` says which (``opt`` is ignored).
 
     Raises CompileError (with ``lineno``, ``col``) for any source outside the language and
-    ValueError for a bad ``opt``.
+    ValueError for a bad ``opt``, ``approach`` or ``samples``.
     """
+    if approach == "hybrid":
+        from .compilers.hybrid import HybridConfig, compile_hybrid, neural_candidates
+
+        return compile_hybrid([source], neural_candidates(checkpoint, device),
+                              HybridConfig(samples=samples), device)[0]
+    if approach != "traditional":
+        raise ValueError(f"approach must be one of {', '.join(APPROACHES)}, got {approach!r}")
     from .compilers.traditional.pipeline import compile_source
 
     fn, code = compile_source(source, opt)
