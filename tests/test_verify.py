@@ -158,3 +158,21 @@ def test_mutations_stay_valid_and_change_the_code():
             mutant = mutate(program.code, program.nparams, rng)
             kiln.Program("m", program.params, mutant)  # validates
             assert not np.array_equal(mutant, program.code)
+
+
+def test_audit_counts_refutations_of_accepted_outputs():
+    from kiln.compilers.verify.audit import audit
+
+    reference, wrong = PLANTED["missing branch case"]
+    ref = kiln.compile(reference, 2)
+    outputs = [kiln.compile(reference, 0).code, kiln.compile(wrong, 1).code,
+               kiln.compile(wrong, 1).code]
+    code, lengths = _pad(outputs)
+    rcode, rlengths = _pad([ref.code] * 3)
+    accepted = torch.tensor([True, True, False])
+    result = audit(code, lengths, rcode, rlengths, torch.ones(3, dtype=torch.int32), accepted)
+    assert (result.checked, result.proved, result.refuted, result.unknown) == (2, 1, 1, 0)
+    index, inputs = result.counterexamples[0]
+    assert index == 1
+    assert kiln.Program("w", ("x",), outputs[1]).run([inputs])[0] != ref.run([inputs])[0]
+    assert result.refuted_fraction == 0.5
