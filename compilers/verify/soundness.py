@@ -1,0 +1,164 @@
+"""How often does n-test verification accept a wrong program? Measured against SMT truth.
+
+Wrong candidates are one-instruction mutants of the traditional compiler's ``-O2`` code for
+seeded generated programs (``mutate``). SMT sorts them: equivalent mutants are not wrong and are
+set aside, as are those it cannot decide (bounded or unknown); the rest are wrong, each with a
+counterexample. Each wrong mutant then meets tests of n rows, n in ``SIZES``, in four settings:
+random rows only, or the evaluation protocol (edge rows, literal rows, random rows), each with and
+without the counterexample pool (the SMT counterexamples of the same program's earlier mutants,
+as STOKE pools them). The table reports the fraction accepted.
+
+Run: ``python -m kiln.compilers.verify.soundness --programs 400 --mutants 8`` (prints Markdown;
+``docs/verification.md`` has a run's table).
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+import kiln
+
+from ..programs.generator import GenConfig, generate_sources
+from ..tokens import TokenBatch
+from .mutate import mutate
+from .probabilistic import Plan, agree, protocol_inputs, run_tests
+from .smt import COUNTEREXAMPLE, EQUIVALENT, check_equivalent
+from ..vm import execute
+
+SIZES = (8, 32, 128, 512)
+SETTINGS = (("random", False), ("random + pool", True), ("protocol", False),
+            ("protocol + pool", True))
+FUEL = 20_000
+
+
+@dataclass
+class Truth:
+    """SMT's verdict on every mutant: ``wrong[p, m]``, and the counterexample rows."""
+
+    wrong: np.ndarray         # bool [P, M]
+    rows: np.ndarray          # int32 [P, M, 6]: a counterexample per wrong mutant
+    equivalent: int
+    undecided: int
+    seconds: float
+
+
+def _pad(codes: list[list[np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(c) for row in codes for c in row)
+    out = np.zeros((len(codes), len(codes[0]), width, 2), np.int32)
+    lengths = np.zeros((len(codes), len(codes[0])), np.int32)
+    for p, row in enumerate(codes):
+        for m, c in enumerate(row):
+            out[p, m, :len(c)] = c
+            lengths[p, m] = len(c)
+    return torch.from_numpy(out), torch.from_numpy(lengths)
+
+
+def mutants_of(program: kiln.Program, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``count`` distinct mutants of the program's code (fewer if it has too few sites)."""
+    seen = {program.code.tobytes()}
+    out: list[np.ndarray] = []
+    for _ in range(count * 10):
+        m = mutate(program.code, program.nparams, rng)
+        if m is None or len(out) == count:
+            break
+        if m.tobytes() not in seen:
+            seen.add(m.tobytes())
+            out.append(m)
+    return out
+
+
+def smt_truth(references: list[kiln.Program], mutants: list[list[np.ndarray]],
+              unroll: int) -> Truth:
+    start = time.perf_counter()
+    wrong = np.zeros((len(mutants), len(mutants[0])), bool)
+    rows = np.zeros(wrong.shape + (6,), np.int32)
+    equivalent = undecided = 0
+    for p, (ref, row) in enumerate(zip(references, mutants)):
+        for m, code in enumerate(row):
+            verdict = check_equivalent(ref.code, code, ref.nparams, unroll=unroll)
+            if verdict.outcome == COUNTEREXAMPLE:
+                wrong[p, m] = True
+                rows[p, m, :ref.nparams] = verdict.inputs
+            elif verdict.outcome == EQUIVALENT:
+                equivalent += 1
+            else:
+                undecided += 1
+    return Truth(wrong, rows, equivalent, undecided, time.perf_counter() - start)
+
+
+def _pool_pass(code, lengths, ref_code, ref_lengths, nparams, truth: Truth) -> np.ndarray:
+    """``[P, M]``: mutant m agrees with the reference on every counterexample of the same
+    program's wrong mutants 0..m-1 (the pool it would meet)."""
+    programs, count = truth.wrong.shape
+    report = run_tests(code, lengths, ref_code, ref_lengths, nparams,
+                       torch.from_numpy(truth.rows), FUEL)
+    fails = report.failed.numpy()                       # [P, M, M]: mutant m on row j
+    earlier = np.tri(count, k=-1, dtype=bool)[None]     # j < m
+    pooled = truth.wrong[:, None, :] & earlier
+    return ~(fails & pooled).any(2)
+
+
+def measure(programs: int, mutants: int, seed: int, unroll: int) -> tuple[dict, Truth, int]:
+    """The acceptance rate of wrong mutants for each (setting, n); the truth; programs kept."""
+    config = GenConfig(max_trip=4)
+    rng = np.random.default_rng(seed)
+    sources, references, variants = [], [], []
+    for source in generate_sources(programs, seed=seed, config=config):
+        ref = kiln.compile(source, 2)
+        row = mutants_of(ref, mutants, rng)
+        if len(row) == mutants:
+            sources.append(source)
+            references.append(ref)
+            variants.append(row)
+    truth = smt_truth(references, variants, unroll)
+    code, lengths = _pad(variants)
+    ref_code, ref_lengths = _pad([[r.code] for r in references])
+    ref_code, ref_lengths = ref_code[:, 0], ref_lengths[:, 0]
+    nparams = torch.tensor([r.nparams for r in references], dtype=torch.int32)
+    batch = TokenBatch.from_sources(sources)
+    pooled = _pool_pass(code, lengths, ref_code, ref_lengths, nparams, truth)
+    rates = {}
+    for name, with_pool in SETTINGS:
+        protocol = name.startswith("protocol")
+        for n in SIZES:
+            plan = Plan.of(n, edges=protocol, literals=protocol)
+            inputs = protocol_inputs(batch, plan, seed)
+            passed = run_tests(code, lengths, ref_code, ref_lengths, nparams, inputs,
+                               FUEL).passed.numpy()
+            if with_pool:
+                passed = passed & pooled
+            rates[name, n] = float(passed[truth.wrong].mean())
+    return rates, truth, len(references)
+
+
+def table(rates: dict) -> str:
+    head = "| tests n | " + " | ".join(name for name, _ in SETTINGS) + " |"
+    rows = [head, "|---:|" + "---:|" * len(SETTINGS)]
+    for n in SIZES:
+        rows.append(f"| {n} | " + " | ".join(f"{100 * rates[name, n]:.2f}%"
+                                             for name, _ in SETTINGS) + " |")
+    return "\n".join(rows)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--programs", type=int, default=400)
+    parser.add_argument("--mutants", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--unroll", type=int, default=8)
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    rates, truth, kept = measure(args.programs, args.mutants, args.seed, args.unroll)
+    total = truth.wrong.size
+    print(f"{kept} programs x {args.mutants} mutants = {total}: {int(truth.wrong.sum())} wrong, "
+          f"{truth.equivalent} equivalent, {truth.undecided} undecided (SMT {truth.seconds:.0f} s;"
+          f" total {time.perf_counter() - start:.0f} s)")
+    print(table(rates))
+
+
+if __name__ == "__main__":
+    main()
