@@ -176,3 +176,26 @@ def test_audit_counts_refutations_of_accepted_outputs():
     assert index == 1
     assert kiln.Program("w", ("x",), outputs[1]).run([inputs])[0] != ref.run([inputs])[0]
     assert result.refuted_fraction == 0.5
+
+
+def test_soundness_measurement_smoke():
+    """The table's rates are fractions of SMT-wrong mutants, and pooling can only lower them."""
+    from kiln.compilers.verify.soundness import SETTINGS, SIZES, measure, table
+
+    rates, truth, kept = measure(programs=6, mutants=3, seed=2, unroll=6)
+    assert truth.wrong.shape == (kept, 3) and truth.wrong.sum() > 0
+    assert truth.wrong.sum() + truth.equivalent + truth.undecided == truth.wrong.size
+    for n in SIZES:
+        for name, _ in SETTINGS:
+            assert 0.0 <= rates[name, n] <= 1.0
+        assert rates["random + pool", n] <= rates["random", n]
+        assert rates["protocol + pool", n] <= rates["protocol", n]
+    assert table(rates).count("\n") == len(SIZES) + 1
+
+
+def test_hybrid_bench_smoke():
+    from kiln.training.hybrid_bench import run
+
+    report = run(programs=6, samples=3, device="cpu", source="mutants", checkpoint=None, seed=0)
+    assert sum(report["fraction"].values()) == pytest.approx(1.0)
+    assert set(report["seconds"]) == {"traditional", "sampling", "testing", "proving", "total"}
