@@ -1,14 +1,15 @@
 """How often does n-test verification accept a wrong program? Measured against SMT truth.
 
 Wrong candidates are one-instruction mutants of the traditional compiler's ``-O2`` code for
-seeded generated programs (``mutate``). SMT sorts them: equivalent mutants are not wrong and are
+seeded generated programs (``mutate``), or samples of an untrained neural compiler (``--source
+untrained``: a small model with seeded random weights, temperature 1). SMT sorts them: equivalent mutants are not wrong and are
 set aside, as are those it cannot decide (bounded or unknown); the rest are wrong, each with a
 counterexample. Each wrong mutant then meets tests of n rows, n in ``SIZES``, in four settings:
 random rows only, or the evaluation protocol (edge rows, literal rows, random rows), each with and
 without the counterexample pool (the SMT counterexamples of the same program's earlier mutants,
 as STOKE pools them). The table reports the fraction accepted.
 
-Run: ``python -m kiln.compilers.verify.soundness --programs 400 --mutants 8`` (prints Markdown;
+Run: ``python -m kiln.compilers.verify.soundness --programs 200 --mutants 8`` (prints Markdown;
 ``docs/verification.md`` has a run's table).
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ import torch
 import kiln
 
 from ..programs.generator import GenConfig, generate_sources
-from ..tokens import TokenBatch
+from ..tokens import TokenBatch, tokenize
 from .mutate import mutate
 from .probabilistic import Plan, agree, protocol_inputs, run_tests
 from .smt import COUNTEREXAMPLE, EQUIVALENT, check_equivalent
@@ -71,6 +72,31 @@ def mutants_of(program: kiln.Program, count: int, rng: np.random.Generator) -> l
     return out
 
 
+def _untrained_config():
+    from ...agents.config import ModelConfig
+
+    return ModelConfig.preset("small")
+
+
+def untrained_samples(sources: list[str], count: int, seed: int) -> list[list[np.ndarray]]:
+    """``count`` samples per source from an untrained small neural compiler (valid bytecode:
+    the sampler's action mask guarantees it)."""
+    from ...agents.model import Seq2Seq
+    from ...agents.sampling import sample
+    from ..validate import validate
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Seq2Seq(_untrained_config()).eval()
+    with torch.no_grad():
+        drawn = sample(model, TokenBatch.from_sources(sources), count, temperature=1.0,
+                       max_len=64, seed=seed)
+    code, lengths = drawn.code.numpy(), drawn.lengths.numpy()
+    out = [[validate(code[i * count + k, :lengths[i * count + k]]).code for k in range(count)]
+           for i in range(len(sources))]
+    return out
+
+
 def smt_truth(references: list[kiln.Program], mutants: list[list[np.ndarray]],
               unroll: int) -> Truth:
     start = time.perf_counter()
@@ -102,18 +128,26 @@ def _pool_pass(code, lengths, ref_code, ref_lengths, nparams, truth: Truth) -> n
     return ~(fails & pooled).any(2)
 
 
-def measure(programs: int, mutants: int, seed: int, unroll: int) -> tuple[dict, Truth, int]:
-    """The acceptance rate of wrong mutants for each (setting, n); the truth; programs kept."""
+def measure(programs: int, mutants: int, seed: int, unroll: int,
+            source: str = "mutants") -> tuple[dict, Truth, int]:
+    """The acceptance rate of wrong candidates (``source``: "mutants" or "untrained") for each
+    (setting, n); the SMT truth; the programs kept (those with ``mutants`` candidates)."""
     config = GenConfig(max_trip=4)
     rng = np.random.default_rng(seed)
     sources, references, variants = [], [], []
-    for source in generate_sources(programs, seed=seed, config=config):
-        ref = kiln.compile(source, 2)
-        row = mutants_of(ref, mutants, rng)
+    for text in generate_sources(programs, seed=seed, config=config):
+        ref = kiln.compile(text, 2)
+        if source == "mutants":
+            row = mutants_of(ref, mutants, rng)
+        else:  # placeholders, sampled below for the programs the model can read
+            readable = len(tokenize(text).tokens) <= _untrained_config().max_source_len
+            row = [ref.code] * mutants * readable
         if len(row) == mutants:
-            sources.append(source)
+            sources.append(text)
             references.append(ref)
             variants.append(row)
+    if source == "untrained":
+        variants = untrained_samples(sources, mutants, seed)
     truth = smt_truth(references, variants, unroll)
     code, lengths = _pad(variants)
     ref_code, ref_lengths = _pad([[r.code] for r in references])
@@ -150,11 +184,13 @@ def main(argv=None) -> None:
     parser.add_argument("--mutants", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--unroll", type=int, default=8)
+    parser.add_argument("--source", choices=("mutants", "untrained"), default="mutants")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    rates, truth, kept = measure(args.programs, args.mutants, args.seed, args.unroll)
+    rates, truth, kept = measure(args.programs, args.mutants, args.seed, args.unroll,
+                                 args.source)
     total = truth.wrong.size
-    print(f"{kept} programs x {args.mutants} mutants = {total}: {int(truth.wrong.sum())} wrong, "
+    print(f"{kept} programs x {args.mutants} {args.source} = {total}: {int(truth.wrong.sum())} wrong, "
           f"{truth.equivalent} equivalent, {truth.undecided} undecided (SMT {truth.seconds:.0f} s;"
           f" total {time.perf_counter() - start:.0f} s)")
     print(table(rates))
