@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .isa import MAX_PARAMS
 from .program import Program, Provenance
 from .tokens import TokenBatch
 from .traditional.pipeline import compile_source
-from .verify.probabilistic import CounterexamplePool, Evidence, Plan, protocol_inputs, run_tests
+from .verify.probabilistic import (CounterexamplePool, Evidence, Plan, pad_codes,
+                                   protocol_inputs, run_tests)
 from .verify.smt import (BOUNDED, COUNTEREXAMPLE, DEFAULT_RLIMIT, DEFAULT_UNROLL, EQUIVALENT,
                          UNKNOWN, check_equivalent)
 from .vm import DEFAULT_FUEL, execute
@@ -92,14 +94,10 @@ def traditional(sources: Sequence[str], device: torch.device | str | None = None
         fn, code = compile_source(source, FALLBACK_OPT)
         programs.append(Program(fn.name, fn.params, code, FALLBACK_OPT, source,
                                 Provenance("hybrid", "fell_back")))
-    width = max((len(p.code) for p in programs), default=1)
-    code = np.zeros((len(programs), max(width, 1), 2), np.int32)
-    for i, p in enumerate(programs):
-        code[i, :len(p.code)] = p.code
-    column = lambda values: torch.tensor(values, dtype=torch.int32, device=device)  # noqa: E731
-    return Traditional(programs, torch.from_numpy(code).to(device),
-                       column([len(p.code) for p in programs]),
-                       column([p.nparams for p in programs]))
+    code, lengths = pad_codes([p.code for p in programs])
+    return Traditional(programs, code.to(device), lengths.to(device),
+                       torch.tensor([p.nparams for p in programs], dtype=torch.int32,
+                                    device=device))
 
 
 def _passes_rows(candidate: np.ndarray, reference: np.ndarray, nparams: int, rows: list,
@@ -107,14 +105,10 @@ def _passes_rows(candidate: np.ndarray, reference: np.ndarray, nparams: int, row
     """Whether ``candidate`` returns what ``reference`` does on each row (CPU VM)."""
     if not rows:
         return True
-    width = max(len(candidate), len(reference), 1)
-    code = np.zeros((2, width, 2), np.int32)
-    code[0, :len(candidate)] = candidate
-    code[1, :len(reference)] = reference
-    inputs = np.zeros((len(rows), 6), np.int32)
+    code, lengths = pad_codes([candidate, reference])
+    inputs = np.zeros((len(rows), MAX_PARAMS), np.int32)
     inputs[:, :nparams] = rows
-    result = execute(code, inputs, nparams, np.array([len(candidate), len(reference)],
-                                                      np.int32), fuel)
+    result = execute(code.numpy(), inputs, nparams, lengths.numpy(), fuel)
     return bool((result.value[0] == result.value[1]).all()
                 and (result.status[0] == result.status[1]).all())
 

@@ -12,7 +12,7 @@ from kiln.compilers.asm import assemble
 from kiln.compilers.hybrid import (NO_PASS, NOT_CHEAPER, HybridConfig, Stages, compile_hybrid)
 from kiln.compilers.tokens import TokenBatch
 from kiln.compilers.verify.mutate import mutate
-from kiln.compilers.verify.probabilistic import CounterexamplePool
+from kiln.compilers.verify.probabilistic import CounterexamplePool, pad_codes
 from kiln.compilers.verify.smt import EQUIVALENT, check_equivalent
 
 MASKS = "def f(x):\n    return (x & 255) | (x & ~255)\n"      # -O2 misses that this is x
@@ -29,15 +29,8 @@ def planted(per_program: list[list[np.ndarray]]):
     """A candidate source that returns fixed candidates (program i gets ``per_program[i]``)."""
     def source(batch: TokenBatch, samples: int):
         assert len(batch) == len(per_program)
-        width = max(len(c) for row in per_program for c in row)
-        code = np.zeros((len(batch), samples, width, 2), np.int32)
-        lengths = np.zeros((len(batch), samples), np.int32)
-        for b, row in enumerate(per_program):
-            for k in range(samples):
-                c = row[k % len(row)]
-                code[b, k, :len(c)] = c
-                lengths[b, k] = len(c)
-        return torch.from_numpy(code), torch.from_numpy(lengths)
+        return pad_codes([row[k % len(row)] for row in per_program for k in range(samples)],
+                         (len(batch), samples))
     return source
 
 

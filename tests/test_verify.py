@@ -14,7 +14,7 @@ from kiln.compilers import isa
 from kiln.compilers.asm import assemble
 from kiln.compilers.tokens import TokenBatch
 from kiln.compilers.verify.mutate import mutate
-from kiln.compilers.verify.probabilistic import (CounterexamplePool, Evidence, Plan,
+from kiln.compilers.verify.probabilistic import (CounterexamplePool, Evidence, Plan, pad_codes,
                                                  protocol_inputs, run_tests, samples_needed,
                                                  some_correct)
 from kiln.compilers.verify.smt import COUNTEREXAMPLE, check_equivalent
@@ -24,14 +24,6 @@ from test_smt import PLANTED
 
 SOURCES = ["def f(x):\n    return x + 12345\n", "def g(a, b):\n    return a * b\n",
            "def h(a, b, c):\n    return a - b + c\n"]
-
-
-def _pad(codes: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(c) for c in codes)
-    out = np.zeros((len(codes), width, 2), np.int32)
-    for i, c in enumerate(codes):
-        out[i, :len(c)] = c
-    return torch.from_numpy(out), torch.tensor([len(c) for c in codes], dtype=torch.int32)
 
 
 def test_plan_splits_rows_by_kind():
@@ -65,8 +57,8 @@ def _check(reference: str, candidate: str, plan: Plan, pool: CounterexamplePool 
     inputs = protocol_inputs(batch, plan, seed=0)
     if pool is not None:
         inputs = pool.extend(inputs)
-    code, lengths = _pad([cand.code])
-    rcode, rlengths = _pad([ref.code])
+    code, lengths = pad_codes([cand.code])
+    rcode, rlengths = pad_codes([ref.code])
     report = run_tests(code[None], lengths[None], rcode, rlengths,
                        torch.tensor([ref.nparams], dtype=torch.int32), inputs)
     return bool(report.passed[0, 0])
@@ -99,17 +91,11 @@ def test_run_tests_matches_the_reference_vm_and_fails_invalid_code():
     references = [kiln.compile(s, 2) for s in SOURCES]
     candidates = [[mutate(r.code, r.nparams, rng) for _ in range(3)] + [assemble("add")]
                   for r in references]
-    width = max(len(c) for row in candidates for c in row)
-    code = np.zeros((3, 4, width, 2), np.int32)
-    lengths = np.zeros((3, 4), np.int32)
-    for b, row in enumerate(candidates):
-        for k, c in enumerate(row):
-            code[b, k, :len(c)] = c
-            lengths[b, k] = len(c)
-    rcode, rlengths = _pad([r.code for r in references])
+    code, lengths = pad_codes([c for row in candidates for c in row], (3, 4))
+    rcode, rlengths = pad_codes([r.code for r in references])
     nparams = torch.tensor([r.nparams for r in references], dtype=torch.int32)
     inputs = protocol_inputs(TokenBatch.from_sources(SOURCES), Plan.of(32), seed=1)
-    report = run_tests(torch.from_numpy(code), torch.from_numpy(lengths), rcode, rlengths,
+    report = run_tests(code, lengths, rcode, rlengths,
                        nparams, inputs)
     for b, r in enumerate(references):
         assert not report.passed[b, 3] and report.failed[b, 3].all()  # invalid bytecode
@@ -167,8 +153,8 @@ def test_audit_counts_refutations_of_accepted_outputs():
     ref = kiln.compile(reference, 2)
     outputs = [kiln.compile(reference, 0).code, kiln.compile(wrong, 1).code,
                kiln.compile(wrong, 1).code]
-    code, lengths = _pad(outputs)
-    rcode, rlengths = _pad([ref.code] * 3)
+    code, lengths = pad_codes(outputs)
+    rcode, rlengths = pad_codes([ref.code] * 3)
     accepted = torch.tensor([True, True, False])
     result = audit(code, lengths, rcode, rlengths, torch.ones(3, dtype=torch.int32), accepted)
     assert (result.checked, result.proved, result.refuted, result.unknown) == (2, 1, 1, 0)

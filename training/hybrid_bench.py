@@ -34,6 +34,7 @@ from ..compilers.hybrid import (CandidateSource, HybridConfig, Stages, compile_h
 from ..compilers.programs.generator import generate_sources
 from ..compilers.tokens import TokenBatch
 from ..compilers.verify.mutate import mutate
+from ..compilers.verify.probabilistic import pad_codes
 
 HELD_OUT_SEED = 7_000_008  # the neural compiler's held-out generated set
 
@@ -49,18 +50,11 @@ def mutant_candidates(seed: int = 0) -> CandidateSource:
             o2 = kiln.compile(source, 2)
             row = [kiln.compile(source, 1).code]
             while len(row) < samples:
-                row.append(mutate(o2.code, o2.nparams, rng) if len(o2.code) else o2.code)
-                row[-1] = o2.code if row[-1] is None else row[-1]
+                mutant = mutate(o2.code, o2.nparams, rng)
+                row.append(o2.code if mutant is None else mutant)
             rows.append(row[:samples])
-        width = max(len(c) for row in rows for c in row)
-        code = np.zeros((len(rows), samples, max(width, 1), 2), np.int32)
-        lengths = np.zeros((len(rows), samples), np.int32)
-        for b, row in enumerate(rows):
-            for k, c in enumerate(row):
-                code[b, k, :len(c)] = c
-                lengths[b, k] = len(c)
-        device = batch.tokens.device
-        return torch.from_numpy(code).to(device), torch.from_numpy(lengths).to(device)
+        code, lengths = pad_codes([c for row in rows for c in row], (len(rows), samples))
+        return code.to(batch.tokens.device), lengths.to(batch.tokens.device)
     return draw
 
 
@@ -100,7 +94,7 @@ def run(programs: int, samples: int, device: str, source: str, checkpoint: str |
         "fell_back_reasons": dict(reasons),
         "unknown_queries": sum(p.provenance.unknown for p in outputs),
         "refuted_queries": sum(p.provenance.refuted for p in outputs),
-        "mean_cost_ratio_to_o2": float(np.mean([
+        "mean_static_cost_ratio_to_o2": float(np.mean([
             p.static_cost / max(kiln.compile(s, 2).static_cost, 1)
             for s, p in zip(sources, outputs)])),
     }

@@ -14,9 +14,11 @@ wrong candidates get through.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from ...envs.draws import EDGE_ROWS, MASK32, fmix32, hash32, test_inputs
@@ -81,6 +83,20 @@ def protocol_inputs(batch: TokenBatch, plan: Plan, seed: int = 0) -> torch.Tenso
     literal = torch.where(nlits > 0, near, drawn[:, EDGE_ROWS:EDGE_ROWS + plan.literal]
                           .to(torch.int64)).to(torch.int32)
     return torch.cat([edge, literal, random], dim=1)
+
+
+def pad_codes(codes: Sequence[np.ndarray], shape: tuple[int, ...] | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bytecode arrays as one int32 tensor ``[N, L, 2]`` (zeros past each program) and their
+    lengths ``[N]``; ``shape`` reshapes the leading N (``(B, K)`` gives ``[B, K, L, 2]``)."""
+    width = max((len(c) for c in codes), default=1)
+    code = np.zeros((len(codes), max(width, 1), 2), np.int32)
+    for i, c in enumerate(codes):
+        code[i, :len(c)] = c
+    lengths = np.array([len(c) for c in codes], np.int32)
+    shape = shape or (len(codes),)
+    return (torch.from_numpy(code).reshape(*shape, code.shape[1], 2),
+            torch.from_numpy(lengths).reshape(shape))
 
 
 class CounterexamplePool:

@@ -23,12 +23,12 @@ import torch
 
 import kiln
 
+from ..isa import MAX_PARAMS
 from ..programs.generator import GenConfig, generate_sources
 from ..tokens import TokenBatch, tokenize
 from .mutate import mutate
-from .probabilistic import Plan, agree, protocol_inputs, run_tests
+from .probabilistic import Plan, pad_codes, protocol_inputs, run_tests
 from .smt import COUNTEREXAMPLE, EQUIVALENT, check_equivalent
-from ..vm import execute
 
 SIZES = (8, 32, 128, 512)
 SETTINGS = (("random", False), ("random + pool", True), ("protocol", False),
@@ -41,21 +41,10 @@ class Truth:
     """SMT's verdict on every mutant: ``wrong[p, m]``, and the counterexample rows."""
 
     wrong: np.ndarray         # bool [P, M]
-    rows: np.ndarray          # int32 [P, M, 6]: a counterexample per wrong mutant
+    rows: np.ndarray          # int32 [P, M, MAX_PARAMS]: a counterexample per wrong mutant
     equivalent: int
     undecided: int
     seconds: float
-
-
-def _pad(codes: list[list[np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(c) for row in codes for c in row)
-    out = np.zeros((len(codes), len(codes[0]), width, 2), np.int32)
-    lengths = np.zeros((len(codes), len(codes[0])), np.int32)
-    for p, row in enumerate(codes):
-        for m, c in enumerate(row):
-            out[p, m, :len(c)] = c
-            lengths[p, m] = len(c)
-    return torch.from_numpy(out), torch.from_numpy(lengths)
 
 
 def mutants_of(program: kiln.Program, count: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -101,7 +90,7 @@ def smt_truth(references: list[kiln.Program], mutants: list[list[np.ndarray]],
               unroll: int) -> Truth:
     start = time.perf_counter()
     wrong = np.zeros((len(mutants), len(mutants[0])), bool)
-    rows = np.zeros(wrong.shape + (6,), np.int32)
+    rows = np.zeros(wrong.shape + (MAX_PARAMS,), np.int32)
     equivalent = undecided = 0
     for p, (ref, row) in enumerate(zip(references, mutants)):
         for m, code in enumerate(row):
@@ -149,9 +138,8 @@ def measure(programs: int, mutants: int, seed: int, unroll: int,
     if source == "untrained":
         variants = untrained_samples(sources, mutants, seed)
     truth = smt_truth(references, variants, unroll)
-    code, lengths = _pad(variants)
-    ref_code, ref_lengths = _pad([[r.code] for r in references])
-    ref_code, ref_lengths = ref_code[:, 0], ref_lengths[:, 0]
+    code, lengths = pad_codes([c for row in variants for c in row], (len(variants), mutants))
+    ref_code, ref_lengths = pad_codes([r.code for r in references])
     nparams = torch.tensor([r.nparams for r in references], dtype=torch.int32)
     batch = TokenBatch.from_sources(sources)
     pooled = _pool_pass(code, lengths, ref_code, ref_lengths, nparams, truth)
