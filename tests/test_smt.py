@@ -15,7 +15,7 @@ from kiln.compilers.asm import assemble
 from kiln.compilers.programs.generator import GenConfig, generate_sources
 from kiln.compilers.programs.suite import get_program
 from kiln.compilers.verify.smt import (BOUNDED, COUNTEREXAMPLE, EQUIVALENT, UNKNOWN,
-                                       EncodingTooLarge, check_equivalent, encode, solve_output)
+                                       EncodingTooLarge, check_equivalent, encode, solve_outputs)
 
 FIRST_SEED = int(os.environ.get("KILN_SMT_SEED", "0"))
 PROGRAMS = int(os.environ.get("KILN_SMT_PROGRAMS", "60"))
@@ -52,11 +52,11 @@ def test_solver_model_matches_the_vm_on_generated_programs():
             program = kiln.compile(source, opt)
             args = rng.integers(isa.INT32_MIN, isa.INT32_MAX + 1, (2, program.nparams))
             args[1, :] = rng.choice(EDGES, program.nparams)
-            expected = program.run(args)
-            for row, value in zip(args.tolist(), expected):
-                got = solve_output(program.code, program.nparams, row, unroll=config.max_trip + 2)
-                assert got == int(value), (f"seed {FIRST_SEED} program {index} -O{opt} on {row}: "
-                                           f"solver {got}, VM {int(value)}\n{source}")
+            expected = program.run(args).tolist()
+            got = solve_outputs(program.code, program.nparams, args.tolist(),
+                                unroll=config.max_trip + 2)
+            assert got == expected, (f"seed {FIRST_SEED} program {index} -O{opt} on "
+                                     f"{args.tolist()}: solver {got}, VM {expected}\n{source}")
 
 
 def _verdict(reference: str, candidate: str, **kw):

@@ -339,15 +339,20 @@ def check_equivalent(a, b, nparams: int, *, unroll: int = DEFAULT_UNROLL,
     return verdict(EQUIVALENT) if solver.check() == z3.unsat else verdict(BOUNDED, bound=unroll)
 
 
-def solve_output(code, nparams: int, args, *, unroll: int = DEFAULT_UNROLL,
-                 rlimit: int = DEFAULT_RLIMIT) -> int | None:
-    """Ask the solver "f(args) = ?": the value its model gives the program's result on
-    ``args``, or None when the run would exceed the unroll bound or the solver gives up."""
+def solve_outputs(code, nparams: int, rows, *, unroll: int = DEFAULT_UNROLL,
+                  rlimit: int = DEFAULT_RLIMIT) -> list[int | None]:
+    """Ask the solver "f(row) = ?" for each row of arguments: the value its model gives the
+    program's result, or None where the run would exceed the unroll bound or the solver gives
+    up. The program is encoded once; each row is one query."""
     encoding = encode(code, nparams, unroll=unroll)
     result = z3.BitVec("result", 32)
     solver = _solver(rlimit)
-    solver.add(*(p == int(v) for p, v in zip(encoding.params, args)))
     solver.add(z3.Not(encoding.exceeded), result == encoding.value)
-    if solver.check() != z3.sat:
-        return None
-    return _signed(solver.model().eval(result, model_completion=True))
+    values: list[int | None] = []
+    for row in rows:
+        solver.push()
+        solver.add(*(p == int(v) for p, v in zip(encoding.params, row)))
+        values.append(_signed(solver.model().eval(result, model_completion=True))
+                      if solver.check() == z3.sat else None)
+        solver.pop()
+    return values
