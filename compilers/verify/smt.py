@@ -343,16 +343,16 @@ def solve_outputs(code, nparams: int, rows, *, unroll: int = DEFAULT_UNROLL,
                   rlimit: int = DEFAULT_RLIMIT) -> list[int | None]:
     """Ask the solver "f(row) = ?" for each row of arguments: the value its model gives the
     program's result, or None where the run would exceed the unroll bound or the solver gives
-    up. The program is encoded once; each row is one query."""
+    up. The program is encoded once; each row is a query to a fresh solver (an incremental one,
+    with push and pop, skips the preprocessing that substitutes the fixed parameters, and then
+    bit-blasts divisions it did not need to)."""
     encoding = encode(code, nparams, unroll=unroll)
     result = z3.BitVec("result", 32)
-    solver = _solver(rlimit)
-    solver.add(z3.Not(encoding.exceeded), result == encoding.value)
     values: list[int | None] = []
     for row in rows:
-        solver.push()
-        solver.add(*(p == int(v) for p, v in zip(encoding.params, row)))
+        solver = _solver(rlimit)
+        solver.add(z3.Not(encoding.exceeded), result == encoding.value,
+                   *(p == int(v) for p, v in zip(encoding.params, row)))
         values.append(_signed(solver.model().eval(result, model_completion=True))
                       if solver.check() == z3.sat else None)
-        solver.pop()
     return values
