@@ -122,7 +122,7 @@ def prove_cheapest(program: Program, candidates: list[np.ndarray], costs: list[f
     proofs = refuted = unknown = bounded = 0
     seconds = 0.0
     tried: set[bytes] = set()
-    for code, cost in sorted(zip(candidates, costs), key=lambda c: c[1]):
+    for code, _ in sorted(zip(candidates, costs), key=lambda c: c[1]):
         if proofs == config.max_proofs:
             break
         key = code.tobytes()

@@ -69,8 +69,9 @@ class Program:
 
     def asm(self) -> str:
         """The program as assembly text (``compilers.asm`` reads it back)."""
-        return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  "
-                                             f"-O{self.opt}")
+        made_by = (f"-O{self.opt}" if self.provenance.outcome in ("compiled", "fell_back")
+                   else f"{self.provenance.approach}, {self.provenance.outcome}")
+        return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  {made_by}")
 
     def execute(self, args, fuel: int = DEFAULT_FUEL):
         """Run on every row: (values int32 (N,), statuses int32 (N,), cycles int32 (N,))."""
