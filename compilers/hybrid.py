@@ -26,7 +26,8 @@ from .verify.probabilistic import (CounterexamplePool, Evidence, Plan, pad_codes
                                    protocol_inputs, run_tests)
 from .verify.smt import (BOUNDED, COUNTEREXAMPLE, DEFAULT_RLIMIT, DEFAULT_UNROLL, EQUIVALENT,
                          UNKNOWN, check_equivalent)
-from .vm import DEFAULT_FUEL, execute
+from .evaluation import FUEL
+from .vm import execute
 
 CandidateSource = Callable[[TokenBatch, int], tuple[torch.Tensor, torch.Tensor]]
 """``(batch, K) -> (code, lengths)``: K candidates per program of ``batch``, int32
@@ -62,7 +63,7 @@ class HybridConfig:
     accept_bounded: bool = False
     """Accept a candidate proved only up to ``unroll`` iterations (provenance "proved_bounded").
     Off by default: the output is then always proved on every input or the traditional code."""
-    fuel: int = DEFAULT_FUEL
+    fuel: int = FUEL
     """Instructions per test run."""
 
 

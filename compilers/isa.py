@@ -1,8 +1,10 @@
 """The target ISA: a structured stack machine on int32, declared once.
 
-Every fact about an opcode (its number, mnemonic, operand kind, stack effect, cycle cost and
-semantics) lives in ``OPS`` below. The validator, the assembler, the VMs, the constant folder, the
-token vocabulary and the docs all read this table; nothing else lists opcodes.
+Every fact about an opcode (its number, mnemonic, operand kind, stack effect, cycle cost,
+semantics, and its traits: commutativity, the mirrored and negated comparison, the Python syntax it
+implements) lives in ``OPS`` below, one record per opcode. The validator, the assembler, the VMs,
+the front end's lowering, the passes, the token vocabulary and the docs all read this table;
+nothing else lists opcodes or their traits.
 
 An instruction is a pair ``(opcode, arg)`` of int32; a program is an int32 array of shape
 ``(n, 2)``. Control flow is structured (``block``/``loop``/``if``/``else``/``end``, ``br``/``br_if``
@@ -12,6 +14,7 @@ need to unwind the stack. See ``docs/isa.md``.
 """
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -69,9 +72,19 @@ class Op:
     taken: int         # extra cycles when it transfers control (branches only)
     sem: Callable[..., int] | None  # pure value semantics on int32 operands (None: not pure)
     doc: str
+    # Traits (xDSL-style): facts the passes and the lowering read, declared beside the opcode.
+    commutative: bool = False       # op(a, b) == op(b, a)
+    mirrored: str | None = None     # the opcode with swapped operands: op(a, b) == m(b, a)
+    negated: str | None = None      # the opcode whose result is the logical not: eqz(op) == n
+    python: type[ast.AST] | str | None = None  # the Python operator class (or builtin name)
     # The same semantics as an SMT term: z3 32-bit bit-vector operands to a bit-vector result
     # (pure opcodes only; compilers.verify.smt encodes the rest, which move values or steer).
     smt: Callable[..., Any] | None = None
+
+    @property
+    def comparison(self) -> bool:
+        """Whether the opcode is a comparison (exactly those with a negation): 0/1 results."""
+        return self.negated is not None
 
 
 def _b(x: bool) -> int:
@@ -121,67 +134,98 @@ OPS: tuple[Op, ...] = (
     Op(4,  "drop",   NONE,  1, 0, 1, 0, None, "discard the top"),
     # arithmetic (a is the deeper operand, b the top)
     Op(5,  "add",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a + b), "a + b",
+       commutative=True, python=ast.Add,
        smt=lambda a, b: a + b),
     Op(6,  "sub",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a - b), "a - b",
+       python=ast.Sub,
        smt=lambda a, b: a - b),
     Op(7,  "mul",    NONE,  2, 1, 3, 0, lambda a, b: wrap(a * b), "a * b",
+       commutative=True, python=ast.Mult,
        smt=lambda a, b: a * b),
     Op(8,  "div",    NONE,  2, 1, 20, 0, _floordiv, "floor division, a // 0 == 0",
+       python=ast.FloorDiv,
        smt=_smt_floordiv),
     Op(9,  "mod",    NONE,  2, 1, 20, 0, _floormod, "floor modulo, a % 0 == a",
+       python=ast.Mod,
        smt=_smt_floormod),
     Op(10, "udiv",   NONE,  2, 1, 20, 0, _udiv, "unsigned division, udiv(a, 0) == 0",
+       python="udiv",
        smt=lambda a, b: _ite(b == 0, 0, _z3().UDiv(a, b))),
     Op(11, "urem",   NONE,  2, 1, 20, 0, _urem, "unsigned remainder, urem(a, 0) == a",
+       python="urem",
        smt=lambda a, b: _ite(b == 0, a, _z3().URem(a, b))),
     Op(12, "and",    NONE,  2, 1, 1, 0, lambda a, b: a & b, "bitwise and",
+       commutative=True, python=ast.BitAnd,
        smt=lambda a, b: a & b),
     Op(13, "or",     NONE,  2, 1, 1, 0, lambda a, b: a | b, "bitwise or",
+       commutative=True, python=ast.BitOr,
        smt=lambda a, b: a | b),
     Op(14, "xor",    NONE,  2, 1, 1, 0, lambda a, b: a ^ b, "bitwise xor",
+       commutative=True, python=ast.BitXor,
        smt=lambda a, b: a ^ b),
     Op(15, "shl",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a << (b & 31)), "a << (b mod 32)",
+       python=ast.LShift,
        smt=lambda a, b: a << (b & 31)),
     Op(16, "shr",    NONE,  2, 1, 1, 0, lambda a, b: a >> (b & 31), "arithmetic a >> (b mod 32)",
+       python=ast.RShift,
        smt=lambda a, b: a >> (b & 31)),
     Op(17, "lshr",   NONE,  2, 1, 1, 0, lambda a, b: wrap(_u(a) >> (b & 31)), "logical a >> (b mod 32)",
+       python="lshr",
        smt=lambda a, b: _z3().LShR(a, b & 31)),
     Op(18, "min",    NONE,  2, 1, 2, 0, min, "signed minimum",
+       commutative=True, python="min",
        smt=lambda a, b: _ite(a < b, a, b)),
     Op(19, "max",    NONE,  2, 1, 2, 0, max, "signed maximum",
+       commutative=True, python="max",
        smt=lambda a, b: _ite(a > b, a, b)),
     Op(20, "eq",     NONE,  2, 1, 1, 0, lambda a, b: _b(a == b), "a == b (0/1)",
+       commutative=True, negated="ne", python=ast.Eq,
        smt=lambda a, b: _flag(a == b)),
     Op(21, "ne",     NONE,  2, 1, 1, 0, lambda a, b: _b(a != b), "a != b",
+       commutative=True, negated="eq", python=ast.NotEq,
        smt=lambda a, b: _flag(a != b)),
     Op(22, "lt",     NONE,  2, 1, 1, 0, lambda a, b: _b(a < b), "signed a < b",
+       mirrored="gt", negated="ge", python=ast.Lt,
        smt=lambda a, b: _flag(a < b)),
     Op(23, "le",     NONE,  2, 1, 1, 0, lambda a, b: _b(a <= b), "signed a <= b",
+       mirrored="ge", negated="gt", python=ast.LtE,
        smt=lambda a, b: _flag(a <= b)),
     Op(24, "gt",     NONE,  2, 1, 1, 0, lambda a, b: _b(a > b), "signed a > b",
+       mirrored="lt", negated="le", python=ast.Gt,
        smt=lambda a, b: _flag(a > b)),
     Op(25, "ge",     NONE,  2, 1, 1, 0, lambda a, b: _b(a >= b), "signed a >= b",
+       mirrored="le", negated="lt", python=ast.GtE,
        smt=lambda a, b: _flag(a >= b)),
     Op(26, "ult",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) < _u(b)), "unsigned a < b",
+       mirrored="ugt", negated="uge", python="ult",
        smt=lambda a, b: _flag(_z3().ULT(a, b))),
     Op(27, "ule",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) <= _u(b)), "unsigned a <= b",
+       mirrored="uge", negated="ugt", python="ule",
        smt=lambda a, b: _flag(_z3().ULE(a, b))),
     Op(28, "ugt",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) > _u(b)), "unsigned a > b",
+       mirrored="ult", negated="ule", python="ugt",
        smt=lambda a, b: _flag(_z3().UGT(a, b))),
     Op(29, "uge",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) >= _u(b)), "unsigned a >= b",
+       mirrored="ule", negated="ult", python="uge",
        smt=lambda a, b: _flag(_z3().UGE(a, b))),
     Op(30, "andv",   NONE,  2, 1, 2, 0, lambda a, b: b if a != 0 else a, "Python `a and b`",
+       python=ast.And,
        smt=lambda a, b: _ite(a != 0, b, a)),
     Op(31, "orv",    NONE,  2, 1, 2, 0, lambda a, b: a if a != 0 else b, "Python `a or b`",
+       python=ast.Or,
        smt=lambda a, b: _ite(a != 0, a, b)),
     # unary
     Op(32, "neg",    NONE,  1, 1, 1, 0, lambda a: wrap(-a), "-a",
+       python=ast.USub,
        smt=lambda a: -a),
     Op(33, "not",    NONE,  1, 1, 1, 0, lambda a: ~a, "bitwise ~a",
+       python=ast.Invert,
        smt=lambda a: ~a),
     Op(34, "eqz",    NONE,  1, 1, 1, 0, lambda a: _b(a == 0), "logical not: a == 0",
+       python=ast.Not,
        smt=lambda a: _flag(a == 0)),
     Op(35, "abs",    NONE,  1, 1, 2, 0, lambda a: wrap(abs(a)), "|a|, abs(INT_MIN) == INT_MIN",
+       python="abs",
        smt=lambda a: _ite(a < 0, -a, a)),
     # ternary (a deepest, c top)
     Op(36, "select", NONE,  3, 1, 2, 0, lambda a, b, c: a if c != 0 else b, "a if c else b",
@@ -219,7 +263,17 @@ SELECT = OP["select"]
 BLOCK, LOOP, IF, ELSE, END, BR, BR_IF, RETURN = (
     OP[n] for n in ("block", "loop", "if", "else", "end", "br", "br_if", "return")
 )
+EQZ, NEG = OP["eqz"], OP["neg"]
 PURE_OPS = tuple(op for op in OPS if op.sem is not None)
+
+# The traits as maps over opcode numbers (views of the table, for passes and kernels).
+COMMUTATIVE = frozenset(op.code for op in OPS if op.commutative)
+MIRRORED = {op.code: OP[op.mirrored] for op in OPS if op.mirrored}
+NEGATED = {op.code: OP[op.negated] for op in OPS if op.negated}
+PY_OPERATOR = {op.python: op.code for op in OPS if isinstance(op.python, type)}
+"""The opcode of each Python operator (``ast`` class: ``ast.Add`` -> add, ``ast.Not`` -> eqz)."""
+PY_BUILTIN = {op.python: op.code for op in OPS if isinstance(op.python, str)}
+"""The opcode of each builtin the language has (``"abs"`` -> abs, ``"ult"`` -> ult)."""
 
 
 def evaluate(code: int, *operands: int) -> int:

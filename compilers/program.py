@@ -10,7 +10,10 @@ from .interpreter import OutOfFuel, as_args
 from .isa import OP_COST
 from .validate import validate
 
-DEFAULT_FUEL = 1_000_000
+# Fuel of one call of Program.execute/run/cost (and of ``kiln run``): generous, since a user's
+# call is one program, where the batch VM's default (vm.DEFAULT_FUEL, the evaluation protocol's
+# fuel) bounds thousands of runs at once.
+CALL_FUEL = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,7 @@ class Program:
                    else f"{self.provenance.approach}, {self.provenance.outcome}")
         return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  {made_by}")
 
-    def execute(self, args, fuel: int = DEFAULT_FUEL):
+    def execute(self, args, fuel: int = CALL_FUEL):
         """Run on every row: (values int32 (N,), statuses int32 (N,), cycles int32 (N,))."""
         from .vm import execute
 
@@ -81,13 +84,13 @@ class Program:
         result = execute(self.code[None], rows, self.nparams, fuel=fuel, strict=True)
         return result.value[0], result.status[0], result.cycles[0]
 
-    def run(self, args, fuel: int = DEFAULT_FUEL) -> np.ndarray:
+    def run(self, args, fuel: int = CALL_FUEL) -> np.ndarray:
         """Return values for each row; raise OutOfFuel if a row runs out of fuel."""
         values, status, _ = self.execute(args, fuel)
         _raise_on_fuel(status, fuel)
         return values
 
-    def cost(self, args, fuel: int = DEFAULT_FUEL) -> float:
+    def cost(self, args, fuel: int = CALL_FUEL) -> float:
         """Mean dynamic cycles over the rows (OutOfFuel if a row runs out)."""
         _, status, cycles = self.execute(args, fuel)
         _raise_on_fuel(status, fuel)

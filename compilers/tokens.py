@@ -45,7 +45,7 @@ PLUSEQ, MINUSEQ, STAREQ, FLOORDIVEQ, PERCENTEQ, LSHIFTEQ, RSHIFTEQ, AMPEQ, PIPEE
 ABS, MIN, MAX, LSHR, ULT, ULE, UGT, UGE, UDIV, UREM = range(51, 61)
 NAME0, NUM_NAMES = 64, 32
 LIT0, NUM_LITS = 96, 64
-VOCAB_SIZE = 160
+SOURCE_VOCAB_SIZE = 160
 
 BINOP0, NUM_BINOPS = PLUS, 10    # binary operator i: BINOP0 + i, in frontend.BINOPS order
 CMP0, NUM_CMPS = EQ, 6           # comparison i: CMP0 + i, in frontend.CMPOPS order
@@ -95,7 +95,7 @@ _UNARY = "unary"  # payload that marks MINUS as the prefix operator
 _KEYWORD_STATEMENTS = {ast.Break: BREAK, ast.Continue: CONTINUE, ast.Pass: PASS}
 
 
-def token_name(tok: int) -> str:
+def source_token_name(tok: int) -> str:
     """A readable name for token id ``tok`` (``NAME3``, ``LIT0``, ``PLUS``), for debugging."""
     tok = int(tok)
     if tok in _NAME:
@@ -373,12 +373,12 @@ class _Parser:
         return TokenError(self.pos, message)
 
     def found(self) -> str:
-        return token_name(self.peek()) if self.pos < self.end else "end of input"
+        return source_token_name(self.peek()) if self.pos < self.end else "end of input"
 
     def expect(self, tok: int, context: str = "") -> None:
         if self.peek() != tok:
             where = f" {context}" if context else ""
-            raise self.error(f"expected {token_name(tok)}{where}, found {self.found()}")
+            raise self.error(f"expected {source_token_name(tok)}{where}, found {self.found()}")
         self.pos += 1
 
     def name(self, context: str) -> str:
@@ -397,7 +397,7 @@ class _Parser:
 
     def function(self) -> tuple[list[str], list[ast.stmt]]:
         for i, tok in enumerate(self.toks):
-            if tok not in _NAME and not NAME0 <= tok < VOCAB_SIZE:
+            if tok not in _NAME and not NAME0 <= tok < SOURCE_VOCAB_SIZE:
                 raise TokenError(i, f"{tok} is not a token id")
         self.expect(DEF, "to start the function")
         self.expect(LPAR, "after DEF")
@@ -407,8 +407,8 @@ class _Parser:
                 self.expect(COMMA, "between parameters")
             name = self.name("as a parameter")
             if name in params:
-                raise TokenError(self.pos - 1, f"parameter {token_name(self.toks[self.pos - 1])}"
-                                               " appears twice")
+                name = source_token_name(self.toks[self.pos - 1])
+                raise TokenError(self.pos - 1, f"parameter {name} appears twice")
             params.append(name)
         self.pos += 1
         body = self.suite()
@@ -437,7 +437,7 @@ class _Parser:
             self.pos += 1
             return self.if_chain()
         if tok in (ELIF, ELSE):
-            raise self.error(f"{token_name(tok)} without a preceding IF block")
+            raise self.error(f"{source_token_name(tok)} without a preceding IF block")
         if tok == WHILE:
             self.pos += 1
             test = self.expression()
@@ -452,7 +452,7 @@ class _Parser:
             return ast.For(target, call, self.loop_body(), [])
         if tok in (BREAK, CONTINUE):
             if not self.loops:
-                raise self.error(f"{token_name(tok)} outside a loop")
+                raise self.error(f"{source_token_name(tok)} outside a loop")
             self.pos += 1
             node: ast.stmt = ast.Break() if tok == BREAK else ast.Continue()
         elif tok == PASS:
@@ -587,7 +587,7 @@ class _Parser:
         if LIT0 <= tok < LIT0 + NUM_LITS:
             k = tok - LIT0
             if k >= len(self.lits):
-                raise self.error(f"{token_name(tok)} but the literal table has "
+                raise self.error(f"{source_token_name(tok)} but the literal table has "
                                  f"{len(self.lits)} entries")
             self.pos += 1
             return ast.Constant(wrap(int(self.lits[k])))
@@ -606,16 +606,17 @@ class _Parser:
     def call_args(self, func: int, least: int, most: int | None) -> list[ast.expr]:
         """Parenthesised arguments of ``func``: ``least`` to ``most`` (None: no limit) of them."""
         start = self.pos - 1
-        self.expect(LPAR, f"after {token_name(func)}")
+        self.expect(LPAR, f"after {source_token_name(func)}")
         args = [self.expression()]
         while self.peek() == COMMA:
             self.pos += 1
             args.append(self.expression())
-        self.expect(RPAR, f"to close the arguments of {token_name(func)}")
+        self.expect(RPAR, f"to close the arguments of {source_token_name(func)}")
         if len(args) < least or (most is not None and len(args) > most):
             want = (f"at least {least}" if most is None
                     else str(least) if least == most else f"{least} to {most}")
-            raise TokenError(start, f"{token_name(func)} takes {want} arguments, got {len(args)}")
+            raise TokenError(start, f"{source_token_name(func)} takes {want} arguments, "
+                                    f"got {len(args)}")
         return args
 
 

@@ -9,7 +9,8 @@ the numbers that the mask needs, so the same vectorised formula serves numpy (on
 The mask is the validator's rule (``validate.check_step``) applied to every token at once, plus
 one rule of its own: a token is allowed only if the program can still be finished within the
 length limit afterwards (drop or combine every stacked value, close every block, then ``eos``).
-So every generated sequence that ends, ends in a valid program.
+So every generated sequence that ends, ends in a valid program. (``kiln.envs.lanes.transition``
+applies a token to the state the mask reads: stack height and open blocks.)
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 
 from . import isa
 from .isa import DEPTH, IMM, MAX_LOCALS, MAX_NEST, MAX_STACK, NONE, OPS, SLOT
-from .validate import K_BLOCK, K_ELSE, K_IF, K_LOOP
+from .validate import K_IF
 
 IMM_MIN, IMM_MAX = -16, 16   # immediates with a token of their own
 MAX_LITS = 64                # literal references (the source token form has as many)
@@ -55,7 +56,7 @@ def _build() -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
 
 
 TOKEN_NAMES, TOKEN_OP, TOKEN_ARG, TOKEN_LIT = _build()
-VOCAB_SIZE = len(TOKEN_NAMES)
+TARGET_VOCAB_SIZE = len(TOKEN_NAMES)
 TOKEN_ID: dict[str, int] = {name: i for i, name in enumerate(TOKEN_NAMES)}
 
 
@@ -130,50 +131,9 @@ def action_mask(height, nest, top_kind, nlits, remaining, t: MaskTables = TABLES
     return (ok & ~t.is_eos) | eos
 
 
-class ValidatorState:
-    """The validator's state while a program is generated token by token (one program)."""
-
-    def __init__(self, nlits: int, max_len: int):
-        self.nlits = nlits
-        self.max_len = max_len
-        self.height = 0
-        self.kinds: list[int] = []
-        self.length = 0
-        self.done = False
-
-    @property
-    def top_kind(self) -> int:
-        return self.kinds[-1] if self.kinds else -1
-
-    def mask(self) -> np.ndarray:
-        """Boolean mask over the vocabulary (all False once the program has ended)."""
-        if self.done:
-            return np.zeros(VOCAB_SIZE, dtype=bool)
-        return action_mask(self.height, len(self.kinds), self.top_kind, self.nlits,
-                           self.max_len - self.length)
-
-    def push(self, token: int) -> None:
-        """Advance by one token; raise ValueError if the mask does not allow it."""
-        if not (0 <= token < VOCAB_SIZE) or not self.mask()[token]:
-            raise ValueError(f"token {token} ({token_name(token)}) is not allowed at position "
-                             f"{self.length}")
-        self.length += 1
-        if token == EOS:
-            self.done = True
-            return
-        self.height += int(TABLES.pushes[token] - TABLES.pops[token])
-        name = OPS[TOKEN_OP[token]].name
-        if name in ("block", "loop", "if"):
-            self.kinds.append({"block": K_BLOCK, "loop": K_LOOP, "if": K_IF}[name])
-        elif name == "else":
-            self.kinds[-1] = K_ELSE
-        elif name == "end":
-            self.kinds.pop()
-
-
-def token_name(token: int) -> str:
+def target_token_name(token: int) -> str:
     """Readable name of a token id."""
-    return TOKEN_NAMES[token] if 0 <= token < VOCAB_SIZE else f"<bad token {token}>"
+    return TOKEN_NAMES[token] if 0 <= token < TARGET_VOCAB_SIZE else f"<bad token {token}>"
 
 
 def decode(tokens, lits) -> np.ndarray:
@@ -185,9 +145,9 @@ def decode(tokens, lits) -> np.ndarray:
     lits = np.asarray(lits, dtype=np.int64)
     out = []
     for pos, tok in enumerate(np.asarray(tokens).tolist()):
-        if not 0 <= tok < VOCAB_SIZE:
+        if not 0 <= tok < TARGET_VOCAB_SIZE:
             raise ValueError(f"token {tok} at position {pos} is outside the vocabulary "
-                             f"0..{VOCAB_SIZE - 1}")
+                             f"0..{TARGET_VOCAB_SIZE - 1}")
         if tok == EOS:
             break
         lit = TOKEN_LIT[tok]

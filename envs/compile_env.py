@@ -4,11 +4,13 @@ The state of an episode (``CompileState``) and the env's parameters (``EnvParams
 immutable records, and ``reset_env``/``step_env`` are pure functions of them (gymnax's layout);
 ``CompileEnv`` is the Gymnasium shell around them. The vector env (``vector_env``) runs the same
 rules on tensors, drawing programs and tests with the same counter-based functions
-(``draws``), so both give the same trajectories for the same seed and actions.
+(``compilers.hashing``, ``compilers.evaluation``), so both give the same trajectories for the
+same seed and actions.
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,26 +21,22 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from ..compilers import isa, vocab
+from ..compilers import evaluation, hashing, vocab
 from ..compilers.isa import INT32_MAX, INT32_MIN, MAX_NEST, MAX_PARAMS, MAX_STACK
-from ..compilers.tokens import NUM_LITS
-from ..compilers.tokens import VOCAB_SIZE as SOURCE_VOCAB_SIZE
-from ..compilers.validate import K_BLOCK, K_ELSE, K_IF, K_LOOP
-from ..compilers.vm.batch import check_fuel
-from ..compilers.vocab import EOS, VOCAB_SIZE
-from . import draws, programs
-from .verify import INVALID_ACTION, OUTCOMES, RUNNING, Score, run_tests, score
-
-# The kind of block each target token opens (-1: it opens none), for the validator's kinds stack.
-OPEN_KIND = np.select([vocab.TOKEN_OP == isa.BLOCK, vocab.TOKEN_OP == isa.LOOP,
-                       vocab.TOKEN_OP == isa.IF], [K_BLOCK, K_LOOP, K_IF], -1).astype(np.int64)
-
+from ..compilers.tokens import NUM_LITS, SOURCE_VOCAB_SIZE
+from ..compilers.validate import K_ELSE
+from ..compilers.vm.shapes import check_fuel
+from ..compilers.vocab import TARGET_VOCAB_SIZE
+from . import programs
+from .lanes import LaneState, TokenTables, token_tables, transition
+from .reward import (INVALID_ACTION, OUTCOMES, RUNNING, CandidateCheck, Candidates, Outcome,
+                     Score, check_by_tests, score)
 
 @dataclass(frozen=True)
 class EnvParams:
     """Limits and reward weights of the compile env (shared by the single and the vector env).
 
-    The reward at the end of an episode is documented in ``CompileEnv``; ``verify.score``
+    The reward at the end of an episode is documented in ``CompileEnv``; ``reward.score``
     computes it.
     """
 
@@ -46,9 +44,10 @@ class EnvParams:
     """Target tokens per program, ``eos`` included (the length of observation["target"])."""
     max_source_len: int = 192
     """Source tokens an observation holds (longer programs are refused)."""
-    num_tests: int = 32
-    """Test inputs per episode: 8 edge-case rows, the rest random (see ``draws.test_inputs``)."""
-    fuel: int = 100_000
+    num_tests: int = evaluation.NUM_TESTS
+    """Test inputs per episode: 8 edge-case rows, the rest random (see
+    ``evaluation.test_inputs``)."""
+    fuel: int = evaluation.FUEL
     """Instructions one run of candidate or oracle may execute before it is out of fuel (the
     suite's slowest programs need about 60,000 on the edge-case inputs)."""
     oracle_opt: int = 1
@@ -96,7 +95,7 @@ def observation_space(params: EnvParams) -> spaces.Dict:
         "lits": box(INT32_MIN, INT32_MAX, NUM_LITS),
         "nlits": box(0, NUM_LITS, 1),
         "nparams": box(0, MAX_PARAMS, 1),
-        "target": box(0, VOCAB_SIZE - 1, params.max_len),
+        "target": box(0, TARGET_VOCAB_SIZE - 1, params.max_len),
         "length": box(0, params.max_len, 1),
         "height": box(0, MAX_STACK, 1),
         "nest": box(0, MAX_NEST, 1),
@@ -115,7 +114,7 @@ class CompileState:
     tokens: tuple[int, ...] = ()   # target tokens so far (``eos`` last once emitted)
     height: int = 0            # operand stack height
     kinds: tuple[int, ...] = ()    # kinds of the open blocks, innermost last
-    outcome: int = RUNNING     # an index into verify.OUTCOMES
+    outcome: int = RUNNING     # an ``Outcome`` code
 
     @property
     def top_kind(self) -> int:
@@ -124,7 +123,7 @@ class CompileState:
     def action_mask(self, params: EnvParams) -> np.ndarray:
         """Tokens that keep the program valid and finishable (all False once it ended)."""
         if self.outcome != RUNNING:
-            return np.zeros(VOCAB_SIZE, dtype=bool)
+            return np.zeros(TARGET_VOCAB_SIZE, dtype=bool)
         return vocab.action_mask(self.height, len(self.kinds), self.top_kind,
                                  len(self.task.lits), params.max_len - len(self.tokens))
 
@@ -134,45 +133,66 @@ def reset_env(key: int, episode: int, task: programs.Task, program_index: int) -
     return CompileState(key, episode, task, program_index)
 
 
-def verify(state: CompileState, params: EnvParams) -> Score:
-    """Run the finished program and the oracle on the episode's tests (batch of one, CPU)."""
+def verify(state: CompileState, params: EnvParams,
+           check: CandidateCheck = check_by_tests) -> Score:
+    """Check the finished program against the oracle on the episode's tests (batch of one,
+    CPU) and score it."""
     code = torch.from_numpy(vocab.decode(state.tokens, state.task.lits))
     oracle = torch.from_numpy(state.task.oracle)
-    key_lo, key_hi = draws.split_key(state.key, 1)
-    inputs = draws.test_inputs(key_lo, key_hi, torch.tensor([state.episode]), params.num_tests)
+    key_lo, key_hi = hashing.split_key(state.key, 1)
+    inputs = evaluation.test_inputs(key_lo, key_hi, torch.tensor([state.episode]),
+                                    params.num_tests)
 
     def one(x: int) -> torch.Tensor:
         return torch.tensor([x], dtype=torch.int32)
 
-    candidate, reference = run_tests(code[None], one(len(code)), oracle[None], one(len(oracle)),
-                                     one(state.task.nparams), inputs, params.fuel)
-    return score(candidate, reference, params)
+    candidates = Candidates(code[None], one(len(code)), oracle[None], one(len(oracle)),
+                            one(state.task.nparams), inputs)
+    return score(check(candidates, params.fuel), params)
 
 
-def step_env(state: CompileState, token: int, params: EnvParams
+def step_env(state: CompileState, token: int, params: EnvParams,
+             check: CandidateCheck = check_by_tests
              ) -> tuple[CompileState, float, Score | None]:
-    """Emit ``token``: the next state, the reward, and the verdict when ``eos`` ended a program.
+    """Emit ``token``: the next state, the reward, and the verdict when ``eos`` ended a program
+    (``check`` compares it with the oracle).
 
-    A token the mask forbids (out of range included) ends the episode with outcome
-    ``invalid_action`` and leaves the program as it was.
+    The step is the vector env's ``lanes.transition`` on a batch of one. A token the mask
+    forbids (out of range included) ends the episode with outcome ``invalid_action`` and leaves
+    the program as it was.
     """
-    if not (0 <= token < VOCAB_SIZE and state.action_mask(params)[token]):
+    in_range = 0 <= token < TARGET_VOCAB_SIZE
+    stepped, valid, eos = transition(_as_lane(state, params),
+                                     torch.tensor([token if in_range else -1]),
+                                     _cpu_tables(), params)
+    if not valid[0]:
         return (dataclasses.replace(state, outcome=INVALID_ACTION),
                 params.invalid_action_penalty, None)
     tokens = state.tokens + (token,)
-    if token == EOS:
-        verdict = verify(dataclasses.replace(state, tokens=tokens), params)
+    if eos[0]:
+        verdict = verify(dataclasses.replace(state, tokens=tokens), params, check)
         return (dataclasses.replace(state, tokens=tokens, outcome=int(verdict.outcome[0])),
                 float(verdict.reward[0]), verdict)
-    kinds = state.kinds
-    if OPEN_KIND[token] >= 0:
-        kinds = kinds + (int(OPEN_KIND[token]),)
-    elif vocab.TABLES.is_else[token]:
-        kinds = kinds[:-1] + (K_ELSE,)
-    elif vocab.TABLES.closes[token]:
-        kinds = kinds[:-1]
-    height = state.height + int(vocab.TABLES.pushes[token] - vocab.TABLES.pops[token])
-    return dataclasses.replace(state, tokens=tokens, height=height, kinds=kinds), 0.0, None
+    nest = int(stepped.nest[0])
+    return dataclasses.replace(state, tokens=tokens, height=int(stepped.height[0]),
+                               kinds=tuple(stepped.kinds[0, :nest].tolist())), 0.0, None
+
+
+@functools.cache
+def _cpu_tables() -> TokenTables:
+    return token_tables(torch.device("cpu"))
+
+
+def _as_lane(state: CompileState, params: EnvParams) -> LaneState:
+    """The state as a vector env lane (batch of one, CPU); the draw counters are not needed."""
+
+    length, nest = len(state.tokens), len(state.kinds)
+    counts = torch.tensor([[0], [length], [state.height], [nest]], dtype=torch.int64)
+    target = torch.tensor([state.tokens + (0,) * (params.max_len - length)], dtype=torch.int32)
+    kinds = torch.tensor([state.kinds + (-1,) * (MAX_NEST - nest)], dtype=torch.int64)
+    zero, length_, height, nest_ = counts
+    return LaneState(zero, zero, zero, zero, target, length_, height, nest_, kinds,
+                     torch.from_numpy(state.action_mask(params))[None])
 
 
 def token_id(action: Any) -> int:
@@ -183,17 +203,17 @@ def token_id(action: Any) -> int:
     as they are: the env treats them as invalid actions.
     """
     if isinstance(action, (bool, np.bool_)):
-        raise TypeError(f"action must be an integer token id in 0..{VOCAB_SIZE - 1}, got the "
-                        f"bool {action!r}")
+        raise TypeError(f"action must be an integer token id in 0..{TARGET_VOCAB_SIZE - 1}, "
+                        f"got the bool {action!r}")
     try:
         return operator.index(action)
     except TypeError:
         pass
     array = np.asarray(action.detach().cpu() if isinstance(action, torch.Tensor) else action)
     if not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(f"action must be an integer token id in 0..{VOCAB_SIZE - 1} (an int, a "
-                        f"numpy integer or a one-element integer array), got {action!r} of type "
-                        f"{type(action).__name__}")
+        raise TypeError(f"action must be an integer token id in 0..{TARGET_VOCAB_SIZE - 1} (an "
+                        f"int, a numpy integer or a one-element integer array), got {action!r} "
+                        f"of type {type(action).__name__}")
     if array.size != 1:
         raise ValueError(f"action must be one token id, got an integer array of shape "
                          f"{array.shape}")
@@ -248,8 +268,8 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     0 on every step but the last. On ``eos`` the program and the oracle run on
     ``num_tests`` inputs (edge cases 0, ±1, INT_MIN, INT_MAX and powers of two, then random
     values; redrawn every episode) under ``fuel``; a test passes when both return the same
-    value (or both run out of fuel). With ``speedup`` = oracle cycles / program cycles over
-    all tests:
+    value (or both run out of fuel): the evaluation protocol of ``kiln.compilers.evaluation``.
+    With ``speedup`` = oracle cycles / program cycles over all tests:
 
     - all tests pass (outcome ``correct``): ``correct_reward + speed_weight *
       (min(speedup, max_speedup) - 1)``; replaying the oracle's code earns ``correct_reward``;
@@ -257,10 +277,11 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     - otherwise (``wrong``): ``wrong_penalty + partial_credit * pass_fraction``;
     - an invalid action (``invalid_action``): ``invalid_action_penalty``.
 
-    Defaults (``EnvParams``): 1, 1, 4, -1, -1, 0.5, -1. ``info`` carries ``outcome``,
-    ``pass_fraction``, ``candidate_cost`` and ``oracle_cost`` (mean cycles per test),
-    ``speedup``, ``program`` (a name) and ``program_index`` on every step (zeros while the
-    episode runs), and ``action_mask``.
+    Defaults (``EnvParams``): 1, 1, 4, -1, -1, 0.5, -1. ``info`` carries ``outcome`` (an
+    ``envs.reward.Outcome`` code: an int, ``OUTCOMES[code]`` its name), ``pass_fraction``,
+    ``candidate_cost`` and ``oracle_cost`` (mean cycles per test), ``speedup``, ``program``
+    (a name) and ``program_index`` on every step (zeros while the episode runs), and
+    ``action_mask``.
 
     ## Starting State
 
@@ -291,6 +312,8 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     | `pool_seed`   | `0`           | the generator's seed for the pool                 |
     | `suite`       | all           | names of the suite programs to draw from          |
     | `render_mode` | `None`        | `"ansi"`: ``render()`` returns source and target  |
+    | `check`       | by tests      | how a finished program is compared with the oracle|
+    |               |               | (a ``reward.CandidateCheck``)                     |
 
     The default generator config is ``programs.DEFAULT_GENERATOR``: a few statements, shallow
     nesting and short expressions, so sources fit 192 tokens and the oracle's code almost
@@ -310,8 +333,8 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     >>> program = env.unwrapped.state.task
     >>> for token in encode(program.oracle, program.lits):
     ...     obs, reward, terminated, truncated, info = env.step(token)
-    >>> terminated, info["outcome"], reward
-    (True, 'correct', 1.0)
+    >>> terminated, info["outcome"].name, reward
+    (True, 'CORRECT', 1.0)
 
     ```
     """
@@ -320,8 +343,10 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
 
     def __init__(self, params: EnvParams | None = None, *, source: str = "generator",
                  generator: Any = None, pool_size: int = 4096, pool_seed: int = 0,
-                 suite: Sequence[str] | None = None, render_mode: str | None = None):
+                 suite: Sequence[str] | None = None, render_mode: str | None = None,
+                 check: CandidateCheck = check_by_tests):
         self.params = params if params is not None else EnvParams()
+        self.check = check
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of "
                              f"{self.metadata['render_modes']}, got {render_mode!r}")
@@ -329,7 +354,7 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
         self.sources = programs.ProgramSources(generator, pool_size, pool_seed, suite)
         self.source = programs.check_source(source)
         self.observation_space = observation_space(self.params)
-        self.action_space = spaces.Discrete(VOCAB_SIZE)
+        self.action_space = spaces.Discrete(TARGET_VOCAB_SIZE)
         self.state: CompileState | None = None
         self._verdict: Score | None = None
 
@@ -352,8 +377,8 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
             task, index = self.sources.named(options["program"], self.params.oracle_opt,
                                               self.params.max_source_len), -1
         else:
-            key_lo, key_hi = draws.split_key(key, 1)
-            pick = draws.draw(key_lo, key_hi, torch.tensor([episode]), draws.PROGRAM)
+            key_lo, key_hi = hashing.split_key(key, 1)
+            pick = hashing.draw(key_lo, key_hi, torch.tensor([episode]), hashing.PROGRAM)
             source = self.sources.get(self.source)
             index = int(pick[0]) % len(source)
             task = source.task(index, self.params.oracle_opt, self.params.max_source_len)
@@ -368,21 +393,22 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
         if self.state.outcome != RUNNING:
             raise RuntimeError(f"the episode has ended (outcome "
                                f"{OUTCOMES[self.state.outcome]}): call reset()")
-        self.state, reward, self._verdict = step_env(self.state, token_id(action), self.params)
+        self.state, reward, self._verdict = step_env(self.state, token_id(action), self.params,
+                                                     self.check)
         terminated = self.state.outcome != RUNNING
         return self._observation(), reward, terminated, False, self._info()
 
     def action_masks(self) -> np.ndarray:
         """Boolean ``[265]``: the tokens allowed next (all False before reset and after the end)."""
         if self.state is None:
-            return np.zeros(VOCAB_SIZE, dtype=bool)
+            return np.zeros(TARGET_VOCAB_SIZE, dtype=bool)
         return self.state.action_mask(self.params)
 
     def render(self) -> str | None:
         if self.render_mode != "ansi" or self.state is None:
             return None
         s = self.state
-        target = " ".join(vocab.token_name(t) for t in s.tokens) or "(none)"
+        target = " ".join(vocab.target_token_name(t) for t in s.tokens) or "(none)"
         return (f"{s.task.name}: {OUTCOMES[s.outcome]}, {len(s.tokens)}/{self.params.max_len} "
                 f"tokens\n{s.task.source.rstrip()}\n--\n{target}\n")
 
@@ -406,7 +432,7 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     def _info(self) -> dict[str, Any]:
         s, v = self.state, self._verdict
         info: dict[str, Any] = {"action_mask": s.action_mask(self.params),
-                                "outcome": OUTCOMES[s.outcome], "program": s.task.name,
+                                "outcome": Outcome(s.outcome), "program": s.task.name,
                                 "program_index": s.program_index}
         for name in ("pass_fraction", "candidate_cost", "oracle_cost", "speedup"):
             info[name] = float(getattr(v, name)[0]) if v is not None else 0.0

@@ -1,10 +1,10 @@
 """Where episodes' programs come from: the public suite or a pool drawn by the generator.
 
 A program source is a finite, indexed set of kiln functions. An episode's program is index
-``draw % len(source)`` where ``draw`` is the episode's counter-based ``draws.PROGRAM`` draw, so
+``draw % len(source)`` where ``draw`` is the episode's counter-based ``hashing.PROGRAM`` draw, so
 the single env and every lane of the vector env pick the same program for the same key and
 episode. The single env materialises one ``Task`` at a time on the host, with the reference
-compiler (``kiln.compile``) as the oracle; the vector env materialises the whole source once as
+compiler (``compile_source``, what ``kiln.compile`` runs) as the oracle; the vector env materialises the whole source once as
 a ``ProgramTable`` of tensors on its device, with the batched compiler as the oracle, and then
 resets lanes by gathering rows. The two oracles are bit-identical at ``-O0``/``-O1``, which the
 differential tests check.
@@ -23,6 +23,7 @@ from ..compilers.programs import generator as gen
 from ..compilers.programs.generator import GenConfig
 from ..compilers.programs.suite import SuiteProgram, get_program, load_suite
 from ..compilers.tokens import NUM_LITS, TokenBatch, TokenizedSource, detokenize, tokenize
+from ..compilers.traditional.pipeline import compile_source
 
 SOURCES = ("generator", "suite")
 
@@ -61,14 +62,12 @@ def make_task(name: str, source: str, opt: int, max_source_len: int,
     """Tokenize (unless ``tokenized`` is given) and compile one source with the reference
     compiler. CompileError if it is not kiln; ValueError if its token form is longer than
     ``max_source_len``."""
-    import kiln
-
     tokenized = tokenized if tokenized is not None else tokenize(source)
     if len(tokenized.tokens) > max_source_len:
         raise ValueError(f"program {name!r} has {len(tokenized.tokens)} source tokens; the env's "
                          f"max_source_len is {max_source_len} (raise it in EnvParams)")
     return Task(name, source, tokenized.tokens, tokenized.lits, tokenized.nparams,
-                kiln.compile(source, opt).code)
+                compile_source(source, opt)[1])
 
 
 def check_source(source: str) -> str:

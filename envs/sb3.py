@@ -26,7 +26,7 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 
 from .vector_env import CompileVectorEnv
-from .verify import OUTCOMES
+from .reward import Outcome
 
 _VERDICT = ("pass_fraction", "candidate_cost", "oracle_cost", "speedup")
 
@@ -38,7 +38,7 @@ def _host(obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
 class SB3VecEnv(VecEnv):
     """A ``CompileVectorEnv`` as an SB3 ``VecEnv`` (numpy at the boundary).
 
-    ``infos[i]`` holds ``outcome`` (a name), ``pass_fraction``, ``candidate_cost``,
+    ``infos[i]`` holds ``outcome`` (an ``Outcome`` code, as the single env's), ``pass_fraction``, ``candidate_cost``,
     ``oracle_cost`` and ``speedup`` of the step, ``TimeLimit.truncated`` and, when lane ``i``
     finished, ``terminal_observation``. ``seed(s)`` makes the next ``reset`` give lane ``i`` the
     key ``s + i`` (as the vector env's ``reset(seed=s)``); ``set_options`` passes the first
@@ -75,7 +75,7 @@ class SB3VecEnv(VecEnv):
         verdict = {name: info[name].cpu().numpy() for name in _VERDICT}
         infos: list[dict[str, Any]] = []
         for i in range(self.num_envs):
-            lane = {"outcome": OUTCOMES[outcome[i]],
+            lane = {"outcome": Outcome(int(outcome[i])),
                     "TimeLimit.truncated": bool(truncated[i] and not terminated[i])}
             lane.update((name, float(values[i])) for name, values in verdict.items())
             infos.append(lane)

@@ -13,87 +13,28 @@ compiled by the batched compiler; or the suite), and their tests are a counter-b
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
-import numpy as np
 import torch
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from ..compilers import vocab
+from ..compilers import evaluation, hashing
+from ..compilers.evaluation import Comparison
 from ..compilers.isa import MAX_NEST
 from ..compilers.programs.generator import GenConfig
-from ..compilers.validate import K_ELSE
-from ..compilers.vm import Result
-from ..compilers.vocab import EOS, VOCAB_SIZE
-from . import draws, programs
-from .compile_env import OPEN_KIND, EnvParams, observation_space
-from .verify import INVALID_ACTION, RUNNING, run_tests, score
+from ..compilers.vocab import TARGET_VOCAB_SIZE
+from . import programs
+from .compile_env import EnvParams, observation_space
+from .lanes import LaneState, TokenTables, lane_mask, token_tables, transition
+from .reward import INVALID_ACTION, RUNNING, CandidateCheck, Candidates, check_by_tests, score
 
 # Oracle code longer than this fails construction (the batched compiler's output width).
 MAX_ORACLE_CODE = 1024
 
 
-class LaneState(NamedTuple):
-    """The state of every lane, ``[B, ...]`` tensors on the env's device."""
-
-    key_lo: torch.Tensor    # int64: the draws' key (reset seed + lane), low 32 bits
-    key_hi: torch.Tensor    # int64: high 32 bits
-    episode: torch.Tensor   # int64: episodes since the key was set
-    program: torch.Tensor   # int64: row of the program table
-    target: torch.Tensor    # int32 [B, max_len]: tokens emitted so far, then 0
-    length: torch.Tensor    # int64: tokens emitted
-    height: torch.Tensor    # int64: operand stack height
-    nest: torch.Tensor      # int64: open blocks
-    kinds: torch.Tensor     # int64 [B, MAX_NEST]: kinds of the open blocks, outermost first
-    mask: torch.Tensor      # bool [B, VOCAB_SIZE]: the action mask of this state
-
-
-class _Tables(NamedTuple):
-    """Per-token tables on the device: ``vocab.MaskTables``'s fields (so ``vocab.action_mask``
-    reads this directly) and what decoding and the kinds stack need. A flat tuple of tensors,
-    which ``torch.compile`` takes as it is."""
-
-    pops: torch.Tensor
-    pushes: torch.Tensor
-    control: torch.Tensor
-    opens: torch.Tensor
-    closes: torch.Tensor
-    nest_delta: torch.Tensor
-    is_else: torch.Tensor
-    depth: torch.Tensor
-    lit: torch.Tensor        # literal index (-1: none)
-    is_eos: torch.Tensor
-    op: torch.Tensor         # int32: opcode (-1 for eos)
-    arg: torch.Tensor        # int32: immediate, slot or depth
-    open_kind: torch.Tensor  # kind of block opened (-1: none)
-
-
-def _tables(device: torch.device) -> _Tables:
-    def put(a: np.ndarray) -> torch.Tensor:
-        # int32 halves the memory traffic of the [B, VOCAB_SIZE] mask arithmetic.
-        return torch.as_tensor(a.astype(np.int32) if a.dtype == np.int64 else a, device=device)
-
-    mask = vocab.TABLES.to(put)
-    return _Tables(**mask.__dict__, op=put(vocab.TOKEN_OP), arg=put(vocab.TOKEN_ARG),
-                   open_kind=put(OPEN_KIND))
-
-
-def lane_mask(state: LaneState, nlits: torch.Tensor, params: EnvParams,
-              tables: _Tables) -> torch.Tensor:
-    """``vocab.action_mask`` for every lane: bool ``[B, VOCAB_SIZE]``."""
-    top = state.kinds.gather(1, (state.nest - 1).clamp(min=0)[:, None])[:, 0]
-    top_kind = torch.where(state.nest > 0, top, -1)
-
-    def column(x: torch.Tensor) -> torch.Tensor:
-        return x.to(torch.int32)[:, None]
-
-    return vocab.action_mask(column(state.height), column(state.nest), column(top_kind),
-                             column(nlits), column(params.max_len - state.length), tables)
-
-
-def decode(target: torch.Tensor, lits: torch.Tensor, tables: _Tables) -> torch.Tensor:
+def decode(target: torch.Tensor, lits: torch.Tensor, tables: TokenTables) -> torch.Tensor:
     """Bytecode ``[B, L, 2]`` int32 of token rows ``[B, L]`` (``lit k`` resolved per lane);
     positions at and after ``eos`` hold junk that the lengths exclude."""
     token = target.to(torch.int64)
@@ -116,53 +57,22 @@ def observe(s: LaneState, table: programs.ProgramTable) -> dict[str, torch.Tenso
             "nest": column(s.nest), "top_kind": column(torch.where(s.nest > 0, top, -1))}
 
 
-def transition(s: LaneState, actions: torch.Tensor, t: _Tables, params: EnvParams
-               ) -> tuple[LaneState, torch.Tensor, torch.Tensor]:
-    """Apply one token per lane: ``(stepped, valid, eos)``; an invalid token changes nothing.
-
-    ``stepped`` keeps the lanes' old mask: the episode's end and the reset decide the next one.
-    """
-    in_range = (actions >= 0) & (actions < VOCAB_SIZE)
-    token = torch.where(in_range, actions, 0)
-    valid = in_range & s.mask.gather(1, token[:, None])[:, 0]
-    eos = valid & (token == EOS)
-    emit = valid & ~eos
-    at = s.length.clamp(max=params.max_len - 1)[:, None]
-    target = s.target.scatter(1, at, torch.where(valid, token.to(torch.int32),
-                                                 s.target.gather(1, at)[:, 0])[:, None])
-    height = s.height + torch.where(emit, t.pushes[token] - t.pops[token], 0)
-    open_kind = t.open_kind[token]
-    opens = emit & (open_kind >= 0)
-    relabel = emit & t.is_else[token]
-    slot = torch.where(opens, s.nest, s.nest - 1).clamp(0, MAX_NEST - 1)[:, None]
-    kind = torch.where(opens, open_kind,
-                       torch.where(relabel, K_ELSE, s.kinds.gather(1, slot)[:, 0]))
-    # Records are rebuilt field by field rather than with _replace, which torch.compile
-    # (2.13) mistraces.
-    stepped = LaneState(s.key_lo, s.key_hi, s.episode, s.program, target,
-                        s.length + valid.to(torch.int64), height,
-                        s.nest + torch.where(emit, t.nest_delta[token], 0),
-                        s.kinds.scatter(1, slot, kind[:, None]), s.mask)
-    return stepped, valid, eos
-
-
 def tests_to_run(s: LaneState, stepped: LaneState, eos: torch.Tensor,
-                 table: programs.ProgramTable, t: _Tables, params: EnvParams
-                 ) -> tuple[torch.Tensor, ...]:
-    """The arguments of ``verify.run_tests``: every lane, with length 0 unless it ended by eos."""
-    return (decode(stepped.target, table.lits[s.program], t),
+                 table: programs.ProgramTable, t: TokenTables, params: EnvParams) -> Candidates:
+    """What the check compares: every lane, with length 0 unless it ended by eos."""
+    return Candidates(decode(stepped.target, table.lits[s.program], t),
             torch.where(eos, stepped.length - 1, 0).to(torch.int32),
             table.oracle[s.program], torch.where(eos, table.oracle_len[s.program], 0),
             table.nparams[s.program],
-            draws.test_inputs(s.key_lo, s.key_hi, s.episode, params.num_tests))
+            evaluation.test_inputs(s.key_lo, s.key_hi, s.episode, params.num_tests))
 
 
-def reset_lanes(s: LaneState, done: torch.Tensor, table: programs.ProgramTable, t: _Tables,
+def reset_lanes(s: LaneState, done: torch.Tensor, table: programs.ProgramTable, t: TokenTables,
                 params: EnvParams) -> LaneState:
     """Lanes in ``done`` start their next episode (a fresh program draw, an empty target);
     the others keep their state. Either way the mask is recomputed."""
     episode = s.episode + done.to(torch.int64)
-    drawn = draws.draw(s.key_lo, s.key_hi, episode, draws.PROGRAM) % table.nlits.shape[0]
+    drawn = hashing.draw(s.key_lo, s.key_hi, episode, hashing.PROGRAM) % table.nlits.shape[0]
     keep = ~done
     row = keep[:, None]
     state = LaneState(s.key_lo, s.key_hi, episode, torch.where(done, drawn, s.program),
@@ -172,11 +82,11 @@ def reset_lanes(s: LaneState, done: torch.Tensor, table: programs.ProgramTable, 
 
 
 def finish(s: LaneState, stepped: LaneState, valid: torch.Tensor, eos: torch.Tensor,
-           candidate: Result, oracle: Result, table: programs.ProgramTable, t: _Tables,
+           comparison: Comparison, table: programs.ProgramTable, t: TokenTables,
            params: EnvParams, max_episode_steps: int | None) -> tuple[Any, ...]:
     """Score the step, end and reset lanes: ``(state, obs, reward, terminated, truncated,
     info)``, ``info`` holding every key but ``action_mask``/``program_index`` (the state's)."""
-    verdict = score(candidate, oracle, params)
+    verdict = score(comparison, params)
     reward = torch.where(eos, verdict.reward,
                          torch.where(valid, 0.0, params.invalid_action_penalty)
                          .to(torch.float32))
@@ -211,7 +121,8 @@ class CompileVectorEnv(VectorEnv):
     - Autoreset is ``SAME_STEP``: a lane whose episode ended is reset within the same ``step``;
       the returned observation starts its next episode, and ``info["final_obs"]`` (all lanes,
       ``info["_final_obs"]`` marks the ended ones) holds the last observation of the ended one.
-    - ``info["outcome"]`` is an int64 code (``verify.OUTCOMES[code]`` is the name) for the step
+    - ``info["outcome"]`` is a tensor of int64 codes (``reward.Outcome``, as the single env's
+      ``info["outcome"]``; ``reward.OUTCOMES[code]`` is the name) for the step
       just taken, as are ``pass_fraction``, ``candidate_cost``, ``oracle_cost`` and
       ``speedup`` (0 where no program ended); ``action_mask`` and ``program_index`` describe the
       returned observation.
@@ -228,23 +139,25 @@ class CompileVectorEnv(VectorEnv):
                  device: torch.device | str = "cpu", source: str = "generator",
                  generator: GenConfig | None = None, pool_size: int = 4096, pool_seed: int = 0,
                  suite: tuple[str, ...] | list[str] | None = None,
-                 max_episode_steps: int | None = None, fuse: bool = False):
+                 max_episode_steps: int | None = None, fuse: bool = False,
+                 check: CandidateCheck = check_by_tests):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         self.num_envs = num_envs
         self.params = params if params is not None else EnvParams()
         self.device = torch.device(device)
         self.max_episode_steps = max_episode_steps
+        self.check = check
         self.render_mode = None
         self.sources = programs.ProgramSources(generator, pool_size, pool_seed, suite)
-        self._tables = _tables(self.device)
+        self._tables = token_tables(self.device)
         self._program_tables: dict[str, programs.ProgramTable] = {}
         self.source = programs.check_source(source)
         # Build the first table now, so that bad arguments fail here rather than at reset.
         _ = self.program_table
         self.single_observation_space = observation_space(self.params)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
-        self.single_action_space = spaces.Discrete(VOCAB_SIZE)
+        self.single_action_space = spaces.Discrete(TARGET_VOCAB_SIZE)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self.state: LaneState | None = None
         # The step's tensor arithmetic is hundreds of small elementwise ops: torch.compile fuses
@@ -278,7 +191,7 @@ class CompileVectorEnv(VectorEnv):
         lanes, device = self.num_envs, self.device
         if seed is not None or self.state is None:
             start = seed if seed is not None else int(self.np_random.integers(2**63))
-            key_lo, key_hi = draws.split_key(start, lanes, device)
+            key_lo, key_hi = hashing.split_key(start, lanes, device)
             episode = torch.full((lanes,), -1, dtype=torch.int64, device=device)
         else:
             key_lo, key_hi, episode = self.state.key_lo, self.state.key_hi, self.state.episode
@@ -289,7 +202,7 @@ class CompileVectorEnv(VectorEnv):
                                       device=device),
                           zeros, zeros, zeros,
                           torch.full((lanes, MAX_NEST), -1, dtype=torch.int64, device=device),
-                          torch.zeros((lanes, VOCAB_SIZE), dtype=torch.bool, device=device))
+                          torch.zeros((lanes, TARGET_VOCAB_SIZE), dtype=torch.bool, device=device))
         table = self.program_table
         self.state = reset_lanes(blank, torch.ones(lanes, dtype=torch.bool, device=device),
                                  table, self._tables, self.params)
@@ -305,9 +218,9 @@ class CompileVectorEnv(VectorEnv):
             raise RuntimeError("call reset() before step()")
         s, p, t, table = self.state, self.params, self._tables, self.program_table
         stepped, valid, eos = self._transition(s, self._actions(actions), t, p)
-        candidate, oracle = run_tests(*self._tests_to_run(s, stepped, eos, table, t, p), p.fuel)
+        comparison = self.check(self._tests_to_run(s, stepped, eos, table, t, p), p.fuel)
         self.state, obs, reward, terminated, truncated, info = self._finish(
-            s, stepped, valid, eos, candidate, oracle, table, t, p, self.max_episode_steps)
+            s, stepped, valid, eos, comparison, table, t, p, self.max_episode_steps)
         info["action_mask"] = self.state.mask
         info["program_index"] = self.state.program
         return obs, reward, terminated, truncated, info
@@ -321,7 +234,7 @@ class CompileVectorEnv(VectorEnv):
     def _actions(self, actions: Any) -> torch.Tensor:
         actions = torch.as_tensor(actions, device=self.device)
         if actions.dtype == torch.bool or actions.is_floating_point() or actions.is_complex():
-            raise TypeError(f"actions must be integer token ids in 0..{VOCAB_SIZE - 1}, got "
+            raise TypeError(f"actions must be integer token ids in 0..{TARGET_VOCAB_SIZE - 1}, got "
                             f"dtype {actions.dtype}")
         if tuple(actions.shape) != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},), one token per lane, "

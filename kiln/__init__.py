@@ -3,10 +3,24 @@
 The public facade: ``compile`` a kiln source (a Python subset on int32) to a ``Program`` of the
 structured stack ISA, ``interpret`` a source with the reference interpreter, and the errors that
 bad input raises.
+
+Where the code lives: the ``kiln`` namespace maps onto the repository's top-level folders
+(pyproject's ``[tool.setuptools.package-dir]``): ``kiln.compilers`` is ``compilers/``,
+``kiln.envs`` is ``envs/``, ``kiln.agents`` is ``agents/``, ``kiln.training`` is ``training/``;
+only this facade, the CLI and the benchmarks (``kiln.bench``) live in ``kiln/``. So
+``from .compilers import ...`` here reads ``compilers/``, which resolves once kiln is installed
+(``pip install -e .`` in a checkout).
 """
 from __future__ import annotations
 
-from .compilers.frontend import CompileError
+try:
+    from .compilers.frontend import CompileError
+except ModuleNotFoundError as error:  # a checkout on sys.path without the install's mapping
+    if error.name != f"{__name__}.compilers":
+        raise
+    raise ImportError("kiln.compilers is not importable: kiln maps its top-level folders into "
+                      "the kiln namespace at install time; run `pip install -e .` in the "
+                      "checkout first") from error
 from .compilers.interpreter import OutOfFuel, interpret
 from .compilers.program import Program
 from .compilers.validate import ValidationError

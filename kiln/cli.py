@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .compilers.program import DEFAULT_FUEL
+from .compilers.program import CALL_FUEL
 from .compilers.validate import ValidationError
 from .compilers.verify.smt import DEFAULT_RLIMIT, DEFAULT_UNROLL
 from .compilers.vm.status import MAX_FUEL
@@ -227,7 +227,7 @@ def cmd_run(args) -> int:
 
 def cmd_bench(args) -> int:
     """Run the benchmark and print its tables."""
-    from .training.bench import SECTIONS, BenchConfig, run_bench
+    from .bench import SECTIONS, BenchConfig, run_bench
 
     sections = tuple(args.sections.split(",")) if args.sections else tuple(SECTIONS)
     unknown = [s for s in sections if s not in SECTIONS]
@@ -290,8 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs="*", type=_int32, metavar="ARG")
     p.add_argument("-O", dest="opt", type=_opt, default=1, metavar="LEVEL",
                    help="optimisation level 0, 1 or 2 (default 1)")
-    p.add_argument("--fuel", type=_fuel, default=DEFAULT_FUEL,
-                   help=f"instruction budget (default {DEFAULT_FUEL:,})")
+    p.add_argument("--fuel", type=_fuel, default=CALL_FUEL,
+                   help=f"instruction budget (default {CALL_FUEL:,})")
     p.add_argument("--cycles", action="store_true", help="also print the cycle count to stderr")
     p.set_defaults(func=cmd_run)
 

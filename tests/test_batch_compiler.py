@@ -451,7 +451,7 @@ def mutate(rng: np.random.Generator, row: list[int], nlits: int) -> list[int]:
         p = int(rng.integers(0, len(row) + 1))
         u = rng.random()
         if u < 0.1:
-            token = int(rng.integers(-3, T.VOCAB_SIZE + 3))
+            token = int(rng.integers(-3, T.SOURCE_VOCAB_SIZE + 3))
         elif u < 0.6:
             token = row[int(rng.integers(0, len(row)))] if row else T.PASS
         else:
@@ -538,10 +538,10 @@ def test_mutated_programs(seed):
 def test_random_and_truncated_streams():
     rng = np.random.default_rng(SEED)
     batch = generate_batch(200, SEED + 3, GenConfig(max_stmts=8))
-    rows = [rng.integers(-2, T.VOCAB_SIZE + 2, int(rng.integers(0, 60))).tolist()
+    rows = [rng.integers(-2, T.SOURCE_VOCAB_SIZE + 2, int(rng.integers(0, 60))).tolist()
             for _ in range(200)]
     rows += [[T.DEF, T.LPAR, T.RPAR, T.COLON, T.NEWLINE, T.INDENT] +
-             rng.integers(1, T.VOCAB_SIZE, int(rng.integers(0, 30))).tolist()
+             rng.integers(1, T.SOURCE_VOCAB_SIZE, int(rng.integers(0, 30))).tolist()
              for _ in range(200)]
     for i in range(len(batch)):
         row = batch.tokens[i, :batch.lengths[i]].tolist()

@@ -6,7 +6,8 @@ import numpy as np
 from kiln.compilers import isa
 from kiln.compilers.validate import validate
 from kiln.compilers.vm import execute
-from kiln.training.bench import BenchConfig, run_bench, straight_line_programs
+from kiln.bench import BenchConfig, run_bench
+from kiln.bench.throughput import straight_line_programs
 
 
 def test_straight_line_programs_are_32_valid_instructions_matching_their_source():

@@ -79,7 +79,7 @@ def test_variety(default_programs) -> None:
     """Every construct the default knobs enable shows up in 2,000 programs."""
     seen: collections.Counter = collections.Counter()
     for _, source, fn, t in default_programs:
-        seen.update({T.token_name(x) for x in t.tokens})
+        seen.update({T.source_token_name(x) for x in t.tokens})
         for stmt in fn.body:
             seen["top " + type(stmt).__name__] += 1
         for node in ast.walk(ast.parse(source)):
@@ -106,7 +106,7 @@ def test_variety(default_programs) -> None:
             elif isinstance(node, ast.UnaryOp):
                 seen[type(node.op).__name__] += 1
     returns_nested = seen["Return"] - seen["top Return"]
-    wanted = ([T.token_name(t) for t in range(T.NEWLINE, T.UREM + 1) if t != T.PASS]
+    wanted = ([T.source_token_name(t) for t in range(T.NEWLINE, T.UREM + 1) if t != T.PASS]
               + ["IfExp", "BoolOp", "elif", "else", "chained compare", "tuple assign",
                  "chained assign", "AugAssign", "bare return", "While", "while and", "For",
                  "range/1", "range/2", "range/3", "range Call", "range BinOp", "range UnaryOp",

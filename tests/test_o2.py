@@ -18,8 +18,8 @@ import pytest
 from kiln.compilers import frontend
 from kiln.compilers.asm import disassemble
 from kiln.compilers.interpreter import interpret
-from kiln.compilers.isa import (BR, BR_IF, CONST, DROP, ELSE, GET, IF, INT32_MAX, INT32_MIN,
-                                MAX_LOCALS, OP, OPS, PURE_OPS, RETURN, SET, TEE, evaluate)
+from kiln.compilers.isa import INT32_MAX, INT32_MIN, MAX_LOCALS, OP, OPS, PURE_OPS, evaluate
+from kiln.compilers.programs import generator
 from kiln.compilers.programs.suite import load_suite
 from kiln.compilers.traditional import ir, ir_passes, pipeline
 from kiln.compilers.traditional.codegen import codegen
@@ -28,6 +28,7 @@ from kiln.compilers.traditional.ir_rewrite import FULL, REDUCE, SIMPLIFY
 from kiln.compilers.traditional.ir_tools import expr_cost, stack_depth
 from kiln.compilers.traditional.lower import lower
 from kiln.compilers.validate import validate
+from kiln.compilers.vm import OK, run_reference
 
 GOLDEN = Path(__file__).parent / "golden" / "o2"
 UPDATE = os.environ.get("KILN_UPDATE_GOLDEN") == "1"
@@ -40,46 +41,11 @@ PASSES = {p.__name__: p for p in ir_passes.O2_PASSES}
 
 # Running bytecode ---------------------------------------------------------------------------
 
-class OutOfFuel(Exception):
-    pass
-
-
 def run_bytecode(code, row, fuel: int = 200_000) -> tuple[int, int]:
-    """(value, cycles) of one run, straight off the ISA table and the validator's jump table."""
-    linked = validate(code)
-    program, jump = linked.code.tolist(), linked.jump.tolist()
-    slots = list(row) + [0] * (MAX_LOCALS - len(row))
-    stack: list[int] = []
-    pc = cycles = 0
-    while pc < len(program):
-        fuel -= 1
-        if fuel < 0:
-            raise OutOfFuel
-        op, arg = program[pc]
-        info = OPS[op]
-        cycles += info.cost
-        pc += 1
-        if info.sem is not None:
-            operands = stack[len(stack) - info.pops:]
-            del stack[len(stack) - info.pops:]
-            stack.append(info.sem(*operands))
-        elif op == CONST:
-            stack.append(arg)
-        elif op == GET:
-            stack.append(slots[arg])
-        elif op in (SET, TEE):
-            slots[arg] = stack.pop() if op == SET else stack[-1]
-        elif op == DROP:
-            stack.pop()
-        elif op in (IF, BR_IF):
-            if (stack.pop() == 0) == (op == IF):
-                cycles += info.taken
-                pc = jump[pc - 1]
-        elif op in (ELSE, BR):
-            pc = jump[pc - 1]
-        elif op == RETURN:
-            return stack.pop(), cycles
-    return 0, cycles
+    """(value, cycles) of one run on the reference VM, whose parameters are the whole ``row``."""
+    value, status, cycles = run_reference(code, row, len(row), fuel)
+    assert status == OK, f"out of fuel after {fuel} instructions on {row}"
+    return value, cycles
 
 
 def input_rows(nparams: int, rng: random.Random, n: int = 10) -> list[list[int]]:
@@ -328,7 +294,6 @@ def test_random_programs_match_the_interpreter_after_every_pass():
 
 
 def test_project_generator_programs_match_the_interpreter():
-    generator = pytest.importorskip("kiln.compilers.programs.generator")
     seed = 1000 + FIRST_SEED
     for index, src in enumerate(generator.generate_sources(PROGRAMS // 2, seed)):
         rows = input_rows(len(frontend.parse_function(src).params), random.Random(index))

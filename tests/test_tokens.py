@@ -10,7 +10,7 @@ from kiln.compilers.frontend import CompileError, parse_function
 from kiln.compilers.interpreter import interpret
 from kiln.compilers.programs.generator import generate_batch
 from kiln.compilers.tokens import (TokenBatch, TokenError, TokenizedSource, detokenize,
-                                   token_name, tokenize)
+                                   source_token_name, tokenize)
 
 EDGE = [0, 1, -1, 2, -7, 2**31 - 1, -2**31, 12345]
 
@@ -148,7 +148,7 @@ def test_canonical_statements(source: str, want: str) -> None:
 
 def test_exact_stream() -> None:
     t = tokenize("def add(a, b):\n    c = a + 7\n    return c * b + 7 - True\n")
-    assert [token_name(x) for x in t.tokens] == [
+    assert [source_token_name(x) for x in t.tokens] == [
         "DEF", "LPAR", "NAME0", "COMMA", "NAME1", "RPAR", "COLON", "NEWLINE", "INDENT",
         "NAME2", "ASSIGN", "NAME0", "PLUS", "LIT0", "NEWLINE",
         "RETURN", "NAME2", "STAR", "NAME1", "PLUS", "LIT0", "MINUS", "LIT1", "NEWLINE",
@@ -162,7 +162,7 @@ def test_names_follow_slot_order() -> None:
     source = ("def f(p, q):\n    if p:\n        z = 1\n    else:\n        z = 2\n    y = z\n"
               "    x = y + q\n    return x\n")
     t = tokenize(source)
-    names = [token_name(x) for x in t.tokens if T.NAME0 <= x < T.NAME0 + T.NUM_NAMES]
+    names = [source_token_name(x) for x in t.tokens if T.NAME0 <= x < T.NAME0 + T.NUM_NAMES]
     assert names[:3] == ["NAME0", "NAME1", "NAME0"]
     assert parse_function(source).names == ("p", "q", "z", "y", "x")
     assert "NAME2" in names and names.index("NAME2") < names.index("NAME3") < names.index("NAME4")
@@ -191,15 +191,15 @@ def test_limits_and_errors() -> None:
 
 def test_token_table() -> None:
     for tok, name, _ in T._TOKENS:
-        assert getattr(T, name) == tok and token_name(tok) == name
+        assert getattr(T, name) == tok and source_token_name(tok) == name
     assert len({tok for tok, _, _ in T._TOKENS}) == len(T._TOKENS) == 61
-    assert token_name(64) == "NAME0" and token_name(95) == "NAME31"
-    assert token_name(96) == "LIT0" and token_name(159) == "LIT63"
-    assert token_name(61) == "<invalid 61>" and token_name(160) == "<invalid 160>"
-    assert T.VOCAB_SIZE == 160
+    assert source_token_name(64) == "NAME0" and source_token_name(95) == "NAME31"
+    assert source_token_name(96) == "LIT0" and source_token_name(159) == "LIT63"
+    assert source_token_name(61) == "<invalid 61>" and source_token_name(160) == "<invalid 160>"
+    assert T.SOURCE_VOCAB_SIZE == 160
     assert T.BINOP_SYMBOLS == ("+", "-", "*", "//", "%", "<<", ">>", "&", "|", "^")
     assert T.CMP_SYMBOLS == ("==", "!=", "<", "<=", ">", ">=")
-    assert [token_name(T.AUG0 + i) for i in range(10)][:2] == ["PLUSEQ", "MINUSEQ"]
+    assert [source_token_name(T.AUG0 + i) for i in range(10)][:2] == ["PLUSEQ", "MINUSEQ"]
 
 
 def ids(*names: str) -> list[int]:
@@ -220,7 +220,7 @@ def test_detokenize_accepts_redundant_parentheses_and_any_numbering() -> None:
     assert text == "def f(v0):\n    v3 = v0 + 4294967291\n    return v3 or v0 or v3\n"
     assert detokenize(torch.tensor(stream), np.array([9, -5]), name="g").startswith("def g(")
     t = tokenize(text)
-    assert t.lits.tolist() == [-5] and "NAME1" in [token_name(x) for x in t.tokens]
+    assert t.lits.tolist() == [-5] and "NAME1" in [source_token_name(x) for x in t.tokens]
 
 
 MALFORMED = [

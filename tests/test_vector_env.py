@@ -12,14 +12,13 @@ import torch
 from gymnasium.vector import AutoresetMode
 
 import kiln.envs  # noqa: F401  (registers kiln/Compile-v0)
-from kiln.compilers import vocab
+from kiln.compilers import evaluation, hashing, vocab
 from kiln.compilers.validate import validate
-from kiln.envs import draws
 from kiln.compilers.vocab import encode
 from kiln.envs.compile_env import CompileEnv, EnvParams
+from kiln.envs.reward import OUTCOMES
 from kiln.envs.vector_env import CompileVectorEnv
-from kiln.envs.verify import OUTCOMES
-from kiln.training.bench_env import bench_env
+from kiln.bench.envs import bench_env
 
 SMALL = EnvParams(max_len=24, num_tests=12)
 CUDA = torch.cuda.is_available()
@@ -37,8 +36,8 @@ def choose(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     weights[:, vocab.EOS] *= 12
     actions = np.array([rng.choice(len(w), p=w / w.sum()) for w in weights])
     wild = rng.random(len(actions))
-    actions = np.where(wild < 0.04, rng.integers(0, vocab.VOCAB_SIZE, len(actions)), actions)
-    return np.where(wild > 0.985, vocab.VOCAB_SIZE + 7, actions)
+    actions = np.where(wild < 0.04, rng.integers(0, vocab.TARGET_VOCAB_SIZE, len(actions)), actions)
+    return np.where(wild > 0.985, vocab.TARGET_VOCAB_SIZE + 7, actions)
 
 
 def assert_obs_equal(single: dict, vector: dict, lane: int, where: str) -> None:
@@ -77,7 +76,7 @@ def differential(source: str, seed: int, lanes: int, steps: int, device: str,
             obs, reward, terminated, truncated, info = single.step(int(actions[i]))
             where = f"step {step} lane {i}"
             assert (terminated, truncated) == (bool(vterm[i]), bool(vtrunc[i])), where
-            assert info["outcome"] == OUTCOMES[int(vinfo["outcome"][i])], where
+            assert info["outcome"] == int(vinfo["outcome"][i]), where
             if exact:
                 assert reward == float(vreward[i]), where
             else:
@@ -125,8 +124,8 @@ def test_make_vec_builds_it_from_the_registration() -> None:
     assert isinstance(envs.unwrapped, CompileVectorEnv)
     assert envs.metadata["autoreset_mode"] == AutoresetMode.SAME_STEP
     assert envs.unwrapped.max_episode_steps == gym.spec("kiln/Compile-v0").max_episode_steps
-    assert envs.single_action_space == gym.spaces.Discrete(vocab.VOCAB_SIZE)
-    assert envs.action_space == gym.spaces.MultiDiscrete([vocab.VOCAB_SIZE] * 3)
+    assert envs.single_action_space == gym.spaces.Discrete(vocab.TARGET_VOCAB_SIZE)
+    assert envs.action_space == gym.spaces.MultiDiscrete([vocab.TARGET_VOCAB_SIZE] * 3)
     assert envs.observation_space["target"].shape == (3, SMALL.max_len)
     envs.close()
 
@@ -138,7 +137,7 @@ def test_outputs_are_tensors_shaped_like_the_spaces() -> None:
     obs, reward, terminated, truncated, info = env.step(actions)
     assert reward.dtype == torch.float32 and reward.shape == (5,)
     assert terminated.dtype == truncated.dtype == torch.bool
-    assert info["action_mask"].shape == (5, vocab.VOCAB_SIZE)
+    assert info["action_mask"].shape == (5, vocab.TARGET_VOCAB_SIZE)
     assert info["outcome"].dtype == torch.int64
     for i in range(5):
         lane = {key: value[i].numpy() for key, value in obs.items()}
@@ -222,10 +221,10 @@ def test_reset_without_seed_starts_every_lanes_next_episode() -> None:
 
 @needs_cuda
 def test_draws_agree_on_cpu_and_cuda() -> None:
-    key_lo, key_hi = draws.split_key(2**40 + 3, 257)
+    key_lo, key_hi = hashing.split_key(2**40 + 3, 257)
     episode = torch.arange(257) * 3
-    cpu = draws.test_inputs(key_lo, key_hi, episode, 32)
-    cuda = draws.test_inputs(key_lo.cuda(), key_hi.cuda(), episode.cuda(), 32)
+    cpu = evaluation.test_inputs(key_lo, key_hi, episode, 32)
+    cuda = evaluation.test_inputs(key_lo.cuda(), key_hi.cuda(), episode.cuda(), 32)
     assert torch.equal(cpu, cuda.cpu())
 
 

@@ -1,1 +1,1 @@
-"""kiln.training: benchmarks, training and evaluation."""
+"""kiln.training: training and evaluation runs of the learned compilers."""

@@ -24,7 +24,7 @@ from numba.extending import register_jitable
 
 from ..frontend import MAX_AST_DEPTH
 from ..isa import MAX_NEST, MAX_PARAMS, MAX_STACK
-from ..tokens import LIT0, NAME0, NUM_LITS, NUM_NAMES, PAD, VOCAB_SIZE
+from ..tokens import LIT0, NAME0, NUM_LITS, NUM_NAMES, PAD, SOURCE_VOCAB_SIZE
 from .emit import LOOP_WIDTH, STMT_WIDTH, emit_function
 from .parse import (C_INVALID, C_LIT, C_NAME, FRAMES_SIZE, OPS_WIDTH, T_CLASS, VALS_WIDTH,
                     parse_function)
@@ -78,7 +78,7 @@ def compile_one(tokens, length, lits, nlits, nparams, nnames, opt, code, scratch
     fresh = 0
     for j in range(n):
         t = tokens[j]
-        if t < 0 or t >= VOCAB_SIZE or T_CLASS[t] == C_INVALID:
+        if t < 0 or t >= SOURCE_VOCAB_SIZE or T_CLASS[t] == C_INVALID:
             return E_TOKEN, j, 0
         c = T_CLASS[t]
         if c == C_LIT and t - LIT0 >= nlits:

@@ -30,14 +30,13 @@ import numpy as np
 from numba.extending import register_jitable
 
 from ..frontend import BINOPS, BUILTINS, CMPOPS, MAX_AST_DEPTH
-from ..isa import MAX_LOCALS, MAX_PARAMS, OP
+from ..isa import MAX_LOCALS, MAX_PARAMS, OP, PY_BUILTIN, PY_OPERATOR
 from ..tokens import (AND, ASSIGN, AUG0, BINOP0, BINOP_PREC, BUILTIN0, BUILTIN_NAMES, CMP0,
                       COLON, COMMA, CONTINUE, DEDENT, DEF, ELIF, ELSE, FOR, IF, IN, INDENT,
                       LIT0, LPAR, MINUS, NAME0, NEWLINE, NOT, NUM_BINOPS, NUM_BUILTINS,
                       NUM_CMPS, NUM_LITS, NUM_NAMES, OR, PAD, PASS, PLUS, PREC_AND, PREC_CMP,
-                      PREC_NOT, PREC_OR, PREC_UNARY, RANGE, RETURN, RPAR, TILDE, VOCAB_SIZE,
+                      PREC_NOT, PREC_OR, PREC_UNARY, RANGE, RETURN, RPAR, TILDE, SOURCE_VOCAB_SIZE,
                       WHILE, BREAK)
-from ..traditional.lower import _BINOP, _CALL, _CMP
 from ..vm.core import alu1
 from .status import (E_BLOCK, E_CALL, E_DEEP, E_EXPR_STMT, E_FOR_TEMPS, E_HEADER, E_LOOP_CTRL,
                      E_META, E_RANGE, E_SYNTAX, E_TRUNCATED, E_TUPLE, MAX_INDENT, MAX_PARENS,
@@ -55,24 +54,24 @@ C_INVALID, C_OTHER, C_LIT, C_NAME, C_BIN, C_CMP, C_AND, C_OR, C_BUILTIN, C_AUG =
 
 def _token_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per token id: class, binary precedence, opcode, builtin arity (0: two or more)."""
-    cls = np.zeros(VOCAB_SIZE, np.int32)
-    prec = np.zeros(VOCAB_SIZE, np.int32)
-    opcode = np.full(VOCAB_SIZE, NO_OP, np.int32)
-    arity = np.zeros(VOCAB_SIZE, np.int32)
+    cls = np.zeros(SOURCE_VOCAB_SIZE, np.int32)
+    prec = np.zeros(SOURCE_VOCAB_SIZE, np.int32)
+    opcode = np.full(SOURCE_VOCAB_SIZE, NO_OP, np.int32)
+    arity = np.zeros(SOURCE_VOCAB_SIZE, np.int32)
     cls[1:BUILTIN0 + NUM_BUILTINS] = C_OTHER
     for i in range(NUM_BINOPS):
         cls[BINOP0 + i], prec[BINOP0 + i] = C_BIN, BINOP_PREC[i]
         cls[AUG0 + i] = C_AUG
-        opcode[BINOP0 + i] = opcode[AUG0 + i] = OP[_BINOP[BINOPS[i]]]
+        opcode[BINOP0 + i] = opcode[AUG0 + i] = PY_OPERATOR[BINOPS[i]]
     for i in range(NUM_CMPS):
         cls[CMP0 + i], prec[CMP0 + i] = C_CMP, PREC_CMP
-        opcode[CMP0 + i] = OP[_CMP[CMPOPS[i]]]
+        opcode[CMP0 + i] = PY_OPERATOR[CMPOPS[i]]
     cls[AND], prec[AND], opcode[AND] = C_AND, PREC_AND, OP["andv"]
     cls[OR], prec[OR], opcode[OR] = C_OR, PREC_OR, OP["orv"]
     opcode[NOT], opcode[TILDE] = OP["eqz"], OP["not"]
     for i, name in enumerate(BUILTIN_NAMES):
         cls[BUILTIN0 + i] = C_BUILTIN
-        opcode[BUILTIN0 + i] = OP[_CALL[name]]
+        opcode[BUILTIN0 + i] = PY_BUILTIN[name]
         arity[BUILTIN0 + i] = BUILTINS[name] or 0
     cls[NAME0:NAME0 + NUM_NAMES] = C_NAME
     cls[LIT0:LIT0 + NUM_LITS] = C_LIT

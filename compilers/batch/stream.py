@@ -30,13 +30,14 @@ import numpy as np
 from numba.extending import register_jitable
 
 from ..isa import (BLOCK, BR, BR_IF, CONST, ELSE, END, FIRST_BINARY, FIRST_UNARY, GET, IF,
-                   LAST_BINARY, LAST_UNARY, LOOP, MAX_NEST, MAX_STACK, NUM_OPS, OP, OP_POPS,
-                   OP_PUSHES, RETURN, SELECT, SET, TEE)
-from ..traditional.code_passes import NEGATED
+                   LAST_BINARY, LAST_UNARY, LOOP, NUM_OPS, OP_POPS,
+                   OP_PUSHES, RETURN, SELECT, SET, TEE, EQZ, NEGATED)
+from ..validate import E_NEST as V_NEST
+from ..validate import E_OVERFLOW as V_OVERFLOW
+from ..validate import K_IF, check_step
 from ..vm.core import alu1, alu2
 from .status import E_INTERNAL, E_NEST, E_STACK, E_TOO_LONG, OK
 
-EQZ = OP["eqz"]
 FLUSH = -1  # a pseudo-instruction that pushes everything held through every stage
 # The opcode that `op; eqz` becomes, or -1.
 NEGATED_OP = np.full(NUM_OPS, -1, np.int32)
@@ -67,29 +68,23 @@ def start(st, opt, cap):
 
 @register_jitable
 def _check_last(st):
-    """The validator's rule for the last instruction written, now final."""
+    """The validator's rule (``validate.check_step``) for the last instruction written, now
+    final. The compiler writes ``else`` only inside an ``if``, so the innermost kind is passed
+    as ``if``; the errors the source can cause (too deep) keep their codes, any other is ours."""
     op = st[S_LAST_OP]
     pos = st[S_LAST_POS]
-    h = st[S_HEIGHT] - OP_POPS[op]
-    if h < 0:
-        fail(st, E_INTERNAL, pos)
-    if op >= BLOCK:
-        if h != 0:
-            fail(st, E_INTERNAL, pos)
-        if op == BLOCK or op == LOOP or op == IF:
-            if st[S_NEST] >= MAX_NEST:
-                fail(st, E_NEST, pos)
-            st[S_NEST] += 1
-        elif op == END:
-            if st[S_NEST] == 0:
-                fail(st, E_INTERNAL, pos)
-            st[S_NEST] -= 1
-        elif (op == BR or op == BR_IF) and not 0 <= st[S_LAST_ARG] < st[S_NEST]:
-            fail(st, E_INTERNAL, pos)
-    h += OP_PUSHES[op]
-    if h > MAX_STACK:
+    status = check_step(op, st[S_LAST_ARG], st[S_HEIGHT], st[S_NEST], K_IF)
+    if status == V_NEST:
+        fail(st, E_NEST, pos)
+    elif status == V_OVERFLOW:
         fail(st, E_STACK, pos)
-    st[S_HEIGHT] = h
+    elif status != OK:
+        fail(st, E_INTERNAL, pos)
+    st[S_HEIGHT] += OP_PUSHES[op] - OP_POPS[op]
+    if op == BLOCK or op == LOOP or op == IF:
+        st[S_NEST] += 1
+    elif op == END:
+        st[S_NEST] -= 1
 
 
 @register_jitable

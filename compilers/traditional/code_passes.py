@@ -7,16 +7,13 @@ equal this pipeline's bit for bit; keep both in step.
 """
 from __future__ import annotations
 
-from ..isa import BLOCK, BR, BR_IF, CONST, ELSE, END, GET, IF, LOOP, OP, OPS, RETURN, SET, TEE
+from ..isa import (BLOCK, BR, BR_IF, CONST, ELSE, END, EQZ, GET, IF, LOOP, NEGATED, OPS, RETURN,
+                   SET, TEE)
 from ..isa import evaluate
 
 Code = list[tuple[int, int]]
 
-EQZ = OP["eqz"]
-# `cmp; eqz` is the negated comparison.
-NEGATED = {OP[a]: OP[b] for a, b in [("eq", "ne"), ("ne", "eq"), ("lt", "ge"), ("ge", "lt"),
-                                       ("le", "gt"), ("gt", "le"), ("ult", "uge"),
-                                       ("uge", "ult"), ("ule", "ugt"), ("ugt", "ule")]}
+# `cmp; eqz` is the negated comparison (isa.NEGATED).
 
 
 def fold_constants(code: Code) -> Code:

@@ -29,8 +29,6 @@ from . import ir
 
 Code = list[tuple[int, int]]
 
-_CONST, _GET, _SET, _TEE = OP["const"], OP["get"], OP["set"], OP["tee"]
-
 
 def codegen(fn: ir.Function) -> Code:
     """Bytecode for a lowered function, as a list of (opcode, arg)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Callable
 
-from ..isa import MAX_STACK, OP
+from ..isa import EQZ, MAX_STACK, SELECT
 from . import ir
 from .ir import Assign, Const, Continue, Expr, ForRange, If, Local, Return, Stmt, While
 from .ir_rewrite import simplify_expr
@@ -12,7 +12,6 @@ from .ir_rules import is_op
 from .ir_tools import (COST, IF_TAKEN, block_falls_through, expr_cost, falls_through, stack_depth,
                        straight_cost)
 
-EQZ = OP["eqz"]
 
 
 def condition(e: Expr) -> Expr:
@@ -170,7 +169,7 @@ def _as_select(s: If, follower: Stmt | None) -> tuple[Stmt | None, int]:
 
 
 def _select(a: Expr, b: Expr, c: Expr) -> Expr:
-    return simplify_expr(ir.Apply(OP["select"], (a, b, c)))
+    return simplify_expr(ir.Apply(SELECT, (a, b, c)))
 
 
 def _single_return(arm: tuple[Stmt, ...]) -> bool:

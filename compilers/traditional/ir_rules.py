@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable, Protocol
 
-from ..isa import INT32_MAX, INT32_MIN, OPS, wrap
+from ..isa import BY_NAME, INT32_MAX, INT32_MIN, OPS, wrap
 from .ir import Apply, Const, Expr
 from .ir_tools import stack_depth
 
@@ -24,12 +24,6 @@ class Builder(Protocol):
 
 Rule = Callable[[Builder, str, tuple[Expr, ...]], "Expr | None"]
 
-COMMUTATIVE = {"add", "mul", "and", "or", "xor", "min", "max", "eq", "ne"}
-MIRRORED = {"lt": "gt", "gt": "lt", "le": "ge", "ge": "le",
-            "ult": "ugt", "ugt": "ult", "ule": "uge", "uge": "ule"}
-NEGATED = {"eq": "ne", "ne": "eq", "lt": "ge", "ge": "lt", "le": "gt", "gt": "le",
-           "ult": "uge", "uge": "ult", "ule": "ugt", "ugt": "ule"}
-COMPARISONS = set(NEGATED)
 # Chains `op(op(x, c1), c2)` that fold to `op(x, c)`: (c1, c2) -> c.
 REASSOCIATE = {"add": lambda a, b: wrap(a + b), "mul": lambda a, b: wrap(a * b),
                "and": lambda a, b: a & b, "or": lambda a, b: a | b, "xor": lambda a, b: a ^ b,
@@ -56,7 +50,7 @@ def is_bool(e: Expr) -> bool:
     if not isinstance(e, Apply):
         return False
     name = NAME[e.op]
-    if name in COMPARISONS or name == "eqz":
+    if BY_NAME[name].comparison or name == "eqz":
         return True
     if name == "and":
         return any(is_bool(a) for a in e.args)
@@ -85,10 +79,11 @@ def constants_right(rw: Builder, name: str, args: tuple[Expr, ...]) -> Expr | No
     """``c op x`` -> ``x op c`` for commutative ops; comparisons are mirrored (``c < x`` ->
     ``x > c``), so the rules below only look for constants on the right."""
     if len(args) == 2 and isinstance(args[0], Const) and not isinstance(args[1], Const):
-        if name in COMMUTATIVE:
+        op = BY_NAME[name]
+        if op.commutative:
             return rw.build(name, args[1], args[0])
-        if name in MIRRORED:
-            return rw.build(MIRRORED[name], args[1], args[0])
+        if op.mirrored:
+            return rw.build(op.mirrored, args[1], args[0])
     return None
 
 
@@ -223,8 +218,8 @@ def unary(rw: Builder, name: str, args: tuple[Expr, ...]) -> Expr | None:
         return rw.build("sub", x.args[1], x.args[0])
     if name == "eqz" and inner == "eqz" and is_bool(x.args[0]):
         return x.args[0]
-    if name == "eqz" and inner in NEGATED:
-        return rw.build(NEGATED[inner], *x.args)
+    if name == "eqz" and BY_NAME[inner].negated:
+        return rw.build(BY_NAME[inner].negated, *x.args)
     if name == "abs" and inner in ("abs", "neg"):
         return rw.build("abs", x.args[0]) if inner == "neg" else x
     return None

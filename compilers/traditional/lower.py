@@ -12,16 +12,8 @@ import ast
 
 from .. import frontend
 from ..frontend import CompileError, literal_value, range_step
-from ..isa import MAX_LOCALS, OP
+from ..isa import MAX_LOCALS, OP, PY_BUILTIN, PY_OPERATOR, SELECT
 from . import ir
-
-_BINOP = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.FloorDiv: "div", ast.Mod: "mod",
-          ast.LShift: "shl", ast.RShift: "shr", ast.BitAnd: "and", ast.BitOr: "or",
-          ast.BitXor: "xor"}
-_CMP = {ast.Eq: "eq", ast.NotEq: "ne", ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge"}
-_UNARY = {ast.USub: "neg", ast.Invert: "not", ast.Not: "eqz"}
-_CALL = {"abs": "abs", "min": "min", "max": "max", "lshr": "lshr", "ult": "ult", "ule": "ule",
-         "ugt": "ugt", "uge": "uge", "udiv": "udiv", "urem": "urem"}
 
 
 def lower(fn: frontend.Function) -> ir.Function:
@@ -45,7 +37,7 @@ class _Lowerer:
             return ir.Assign(tuple(self.fn.slot(t.id) for t in s.targets), self.expr(s.value))
         if isinstance(s, ast.AugAssign):
             slot = self.fn.slot(s.target.id)
-            value = ir.Apply(OP[_BINOP[type(s.op)]], (ir.Local(slot), self.expr(s.value)))
+            value = ir.Apply(PY_OPERATOR[type(s.op)], (ir.Local(slot), self.expr(s.value)))
             return ir.Assign((slot,), value)
         if isinstance(s, ast.If):
             return ir.If(self.expr(s.test), self.block(s.body, for_depth),
@@ -85,23 +77,22 @@ class _Lowerer:
             operand = self.expr(e.operand)
             if isinstance(e.op, ast.UAdd):
                 return operand
-            return ir.Apply(OP[_UNARY[type(e.op)]], (operand,))
+            return ir.Apply(PY_OPERATOR[type(e.op)], (operand,))
         if isinstance(e, ast.BinOp):
-            return ir.Apply(OP[_BINOP[type(e.op)]], (self.expr(e.left), self.expr(e.right)))
+            return ir.Apply(PY_OPERATOR[type(e.op)], (self.expr(e.left), self.expr(e.right)))
         if isinstance(e, ast.BoolOp):
-            op = OP["andv"] if isinstance(e.op, ast.And) else OP["orv"]
-            return self.fold_left(op, [self.expr(v) for v in e.values])
+            return self.fold_left(PY_OPERATOR[type(e.op)], [self.expr(v) for v in e.values])
         if isinstance(e, ast.Compare):
             operands = [self.expr(e.left)] + [self.expr(c) for c in e.comparators]
-            links = [ir.Apply(OP[_CMP[type(op)]], (operands[i], operands[i + 1]))
+            links = [ir.Apply(PY_OPERATOR[type(op)], (operands[i], operands[i + 1]))
                      for i, op in enumerate(e.ops)]
             return self.fold_left(OP["and"], links)
         if isinstance(e, ast.IfExp):
-            return ir.Apply(OP["select"], (self.expr(e.body), self.expr(e.orelse),
+            return ir.Apply(SELECT, (self.expr(e.body), self.expr(e.orelse),
                                            self.expr(e.test)))
         if isinstance(e, ast.Call):
             args = [self.expr(a) for a in e.args]
-            op = OP[_CALL[e.func.id]]
+            op = PY_BUILTIN[e.func.id]
             return ir.Apply(op, tuple(args)) if len(args) == 1 else self.fold_left(op, args)
         raise AssertionError(f"unchecked expression {type(e).__name__}")  # frontend rejects it
 

@@ -21,13 +21,13 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from ...envs.draws import EDGE_ROWS, MASK32, fmix32, hash32, test_inputs
+from ..evaluation import EDGE_ROWS, FUEL, compare, test_inputs
+from ..hashing import MASK32
 from ..isa import MAX_PARAMS
 from ..tokens import TokenBatch
-from ..vm import DEFAULT_FUEL, OK, OUT_OF_FUEL, Result, execute
+from ..vm import Result, execute
 
 KINDS = ("edge", "literal", "random", "pool")
-_LITERAL_TAG = 0x11AB  # a purpose word for the literal rows' hash, apart from the env's draws
 
 
 @dataclass(frozen=True)
@@ -56,9 +56,10 @@ class Plan:
 def protocol_inputs(batch: TokenBatch, plan: Plan, seed: int = 0) -> torch.Tensor:
     """Test inputs of every program of ``batch``: int32 ``[B, plan.rows, MAX_PARAMS]``.
 
-    Program b's rows are a pure function of ``(seed, b)``, on the batch's device. Literal rows
-    give each parameter one of the program's literals plus -1, 0 or +1 (a random row where the
-    program has no literal).
+    The evaluation protocol's rows (``evaluation.test_inputs``: edge rows, literal rows, random
+    rows), keyed by ``seed`` with each program's index as the episode, so program b's rows are a
+    pure function of ``(seed, b)``, on the batch's device. A plan with fewer edge rows than the
+    protocol's drops the rest (random-only plans keep none).
     """
     device = batch.tokens.device
     programs = len(batch)
@@ -66,23 +67,9 @@ def protocol_inputs(batch: TokenBatch, plan: Plan, seed: int = 0) -> torch.Tenso
     key_lo = torch.full((programs,), seed & MASK32, dtype=torch.int64, device=device)
     key_hi = torch.full((programs,), seed >> 32, dtype=torch.int64, device=device)
     index = torch.arange(programs, dtype=torch.int64, device=device)
-    # The env's draw: edge rows first, random rows after them.
-    drawn = test_inputs(key_lo, key_hi, index, EDGE_ROWS + plan.literal + plan.random)
-    edge = drawn[:, :plan.edge]
-    random = drawn[:, EDGE_ROWS + plan.literal:]
-    row = torch.arange(plan.literal, dtype=torch.int64, device=device)[None, :, None]
-    param = torch.arange(MAX_PARAMS, dtype=torch.int64, device=device)[None, None, :]
-    bits = fmix32((hash32(key_lo, key_hi, index, _LITERAL_TAG)[:, None, None]
-                   + row * MAX_PARAMS + param) & MASK32)
-    nlits = batch.nlits.to(torch.int64)[:, None, None]
-    pick = bits % nlits.clamp(min=1)
-    lits = batch.lits.to(torch.int64)
-    chosen = torch.gather(lits, 1, pick.reshape(programs, -1)).reshape(pick.shape)
-    near = chosen + (bits >> 16) % 3 - 1
-    near = ((near + 2**31) & MASK32) - 2**31
-    literal = torch.where(nlits > 0, near, drawn[:, EDGE_ROWS:EDGE_ROWS + plan.literal]
-                          .to(torch.int64)).to(torch.int32)
-    return torch.cat([edge, literal, random], dim=1)
+    drawn = test_inputs(key_lo, key_hi, index, EDGE_ROWS + plan.literal + plan.random,
+                        lits=batch.lits, nlits=batch.nlits, literal_rows=plan.literal)
+    return torch.cat([drawn[:, :plan.edge], drawn[:, EDGE_ROWS:]], dim=1)
 
 
 def pad_codes(codes: Sequence[np.ndarray], shape: tuple[int, ...] | None = None
@@ -157,21 +144,15 @@ class CandidateReport(NamedTuple):
     reference_cost: torch.Tensor  # float32 [B]
 
 
-def agree(candidate: Result, reference: Result) -> torch.Tensor:
-    """Per test: both returned the same value, or both ran out of fuel (the env's rule)."""
-    return (((candidate.status == OK) & (reference.status == OK)
-             & (candidate.value == reference.value))
-            | ((candidate.status == OUT_OF_FUEL) & (reference.status == OUT_OF_FUEL)))
-
-
 def run_tests(candidates: torch.Tensor, lengths: torch.Tensor, reference: torch.Tensor,
               reference_lengths: torch.Tensor, nparams: torch.Tensor, inputs: torch.Tensor,
-              fuel: int = DEFAULT_FUEL) -> CandidateReport:
+              fuel: int = FUEL) -> CandidateReport:
     """Run K candidates per program and the program's reference on its tests, in one launch.
 
     ``candidates`` is int32 ``[B, K, L, 2]`` with ``lengths`` ``[B, K]``; ``reference``
     ``[B, Lr, 2]`` with ``reference_lengths`` ``[B]``; ``nparams`` ``[B]``; ``inputs``
-    ``[B, T, P]``. A candidate that is not valid bytecode fails every test.
+    ``[B, T, P]``. A test passes by the protocol's rule (``evaluation.compare``); a candidate
+    that is not valid bytecode fails every test.
     """
     programs, samples = candidates.shape[0], candidates.shape[1]
     width = max(candidates.shape[2], reference.shape[1])
@@ -184,13 +165,14 @@ def run_tests(candidates: torch.Tensor, lengths: torch.Tensor, reference: torch.
     all_inputs = torch.cat([inputs.repeat_interleave(samples, dim=0), inputs])
     result = execute(code, all_inputs, all_nparams, all_lengths, fuel)
     split = programs * samples
-    cand = Result(*(x[:split].reshape(programs, samples, -1) for x in result))
-    ref = Result(*(x[split:, None] for x in result))
-    failed = ~agree(cand, ref)
     tests = inputs.shape[1]
+    cand = Result(*(x[:split] for x in result))
+    ref = Result(*(x[split:].repeat_interleave(samples, dim=0) for x in result))
+    comparison = compare(cand, ref)
+    failed = ~comparison.passed.reshape(programs, samples, tests)
     return CandidateReport(~failed.any(2), failed,
-                      cand.cycles.sum(2, dtype=torch.float64).div(tests).to(torch.float32),
-                      ref.cycles[:, 0].sum(1, dtype=torch.float64).div(tests).to(torch.float32))
+                           comparison.candidate_cost.reshape(programs, samples).to(torch.float32),
+                           comparison.reference_cost[::samples].to(torch.float32))
 
 
 @dataclass(frozen=True)

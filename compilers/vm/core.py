@@ -25,8 +25,7 @@ from ..isa import (BR, BR_IF, CONST, DROP, ELSE, FIRST_BINARY, FIRST_UNARY, GET,
                    SET, TEE)
 from .status import OK, OUT_OF_FUEL
 
-_ADD, _SUB, _MUL, _DIV, _MOD, _UDIV, _UREM = (
-    OP[n] for n in ("add", "sub", "mul", "div", "mod", "udiv", "urem"))
+_ADD, _SUB, _MUL, _DIV, _MOD, _UDIV = (OP[n] for n in ("add", "sub", "mul", "div", "mod", "udiv"))
 _AND, _OR, _XOR, _SHL, _SHR, _LSHR = (OP[n] for n in ("and", "or", "xor", "shl", "shr", "lshr"))
 _MIN, _MAX, _EQ, _NE, _LT, _LE, _GT, _GE = (
     OP[n] for n in ("min", "max", "eq", "ne", "lt", "le", "gt", "ge"))
@@ -154,10 +153,10 @@ def run_one(code, jump, n, nparams, inputs_row, fuel, stack, local_slots):
 
     ``jump`` holds the link's branch targets; ``stack`` (``MAX_STACK`` int32) and
     ``local_slots`` (``MAX_LOCALS`` int32) are the caller's scratch, contents irrelevant.
-    Returns ``(value, status, cycles)``: status OK with the returned value (0 when the code
-    runs off its end), or OUT_OF_FUEL with value 0 when a run would execute more than ``fuel``
-    instructions (``0 <= fuel <= MAX_FUEL``, so cycles fit in int32); cycles count the
-    instructions that did execute.
+    Returns ``(value, status, cycles, steps)``: status OK with the returned value (0 when the
+    code runs off its end), or OUT_OF_FUEL with value 0 when a run would execute more than
+    ``fuel`` instructions (``0 <= fuel <= MAX_FUEL``, so cycles fit in int32); cycles and steps
+    count the instructions that did execute (steps: how many, cycles: their cost).
     """
     for s in range(nparams):
         local_slots[s] = inputs_row[s]

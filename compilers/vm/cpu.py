@@ -13,7 +13,7 @@ from numba import njit, prange
 
 from ..isa import INT32_MAX, INT32_MIN, MAX_LOCALS, MAX_PARAMS, MAX_STACK
 from ..validate import CTL_SCRATCH, ValidationError, link_program
-from .batch import batch_dims, check_fuel, check_linked, check_per_program, code_dims
+from .shapes import batch_dims, check_fuel, check_linked, check_per_program, code_dims
 from .core import run_one, runnable
 from .status import DEFAULT_FUEL, E_LENGTH, INVALID, LINK_MESSAGES, Linked, Result
 

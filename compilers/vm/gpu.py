@@ -28,7 +28,7 @@ import numpy as np
 from .. import validate
 from ..isa import MAX_LOCALS, MAX_PARAMS, MAX_STACK
 from . import core
-from .batch import batch_dims, check_fuel, check_linked, check_per_program, code_dims
+from .shapes import batch_dims, check_fuel, check_linked, check_per_program, code_dims
 from .cpu import as_int32
 from .status import DEFAULT_FUEL, E_LENGTH, INVALID, Linked, Result
 

@@ -22,7 +22,7 @@ LINK_MESSAGES = validate.MESSAGES + ("program length outside 0..L (the code arra
 
 # Cycles are int32: fuel is capped so that even the dearest instruction, run `fuel` times, fits.
 MAX_FUEL = isa.INT32_MAX // int((isa.OP_COST + isa.OP_TAKEN).max())
-DEFAULT_FUEL = 100_000
+DEFAULT_FUEL = 100_000  # of a batch run; the evaluation protocol's fuel (evaluation.FUEL)
 
 
 class Linked(NamedTuple):

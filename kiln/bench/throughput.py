@@ -5,17 +5,18 @@ Sections (each a list of rows; ``ratios`` compares rows of the same run):
 - ``vm``: program×input evaluations/s and VM instructions/s of the VM on the run's device and
   of the numba CPU VM on all cores, for straight-line 32-instruction programs and for
   generated programs with loops, over a grid of B programs × T inputs;
-- ``suite``: geometric-mean dynamic cost of the hand-written suite at -O0, -O1 and -O2;
+- ``suite``: geometric-mean dynamic cost of the hand-written suite at -O0, -O1 and -O2, on the
+  evaluation protocol's inputs (``kiln.compilers.evaluation``);
 - ``compiler``: programs/s (and source lines/s) of the batched compiler on the device and on
   the CPU, for generated ~20-line functions, against CPython's ``compile()`` on one core;
 - ``cpython``: the pipeline a user would otherwise run per candidate: CPython ``compile()``,
   ``exec`` and a call of the function on each of T inputs;
 - ``env``: steps/s of the vector env under a random masked policy, against the single env under
-  gymnasium's and SB3's vector wrappers (``training.bench_env``).
+  gymnasium's and SB3's vector wrappers (``kiln.bench.envs``).
 
 GPU work is timed with CUDA events after a warm-up (numba compiles kernels on first launch);
-CPU work with ``perf_counter``. Every figure is the median of ``repeats`` runs. Inputs are
-random int32, never zeros.
+CPU work with ``perf_counter``. Every figure is the median of ``repeats`` runs. Inputs of the
+timed sections are random int32, never zeros.
 """
 from __future__ import annotations
 
@@ -33,10 +34,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..compilers import isa
+from ..compilers import evaluation, hashing, isa
 from ..compilers.programs.generator import GenConfig, generate_batch
 from ..compilers.tokens import NEWLINE
-from ..compilers.vm import execute, link
+from ..compilers.traditional.pipeline import compile_source
+from ..compilers.vm import OK, execute, link
 
 # Straight-line workload: 7 statements `t = x op y` (get, get, op, set) and `return x op y`
 # (get, get, op, return): 32 instructions. Ops that keep CPython's ints small (no shifts).
@@ -153,14 +155,6 @@ def _random_inputs(rows: int, width: int, seed: int, device: str) -> torch.Tenso
     return torch.from_numpy(data.astype(np.int32)).to(device)
 
 
-def _generated(n: int, seed: int, config: GenConfig, device: str):
-    """A TokenBatch of ``n`` generated programs on ``device`` (the GPU generator on CUDA)."""
-    if device.startswith("cuda"):
-        from ..compilers.programs.generator_gpu import generate_batch_cuda
-        return generate_batch_cuda(n, seed, config, device)
-    return generate_batch(n, seed, config)
-
-
 # Sections ----------------------------------------------------------------------------------
 
 def bench_vm(cfg: BenchConfig) -> list[dict[str, Any]]:
@@ -273,29 +267,41 @@ def bench_cpython(cfg: BenchConfig) -> list[dict[str, Any]]:
 
 
 def bench_suite(cfg: BenchConfig) -> list[dict[str, Any]]:
-    """Geometric-mean dynamic cost of the suite at each -O level (the same inputs for all:
-    edge values and seeded random rows), and how many programs -O2 makes cheaper than -O0."""
-    import kiln
+    """Geometric-mean dynamic cost of the suite at each -O level on the evaluation protocol's
+    inputs (the same for all levels), and how many programs each level makes cheaper than
+    -O0. ``all_ok``: every run returned, and every level agrees with -O0 on every input."""
     from ..compilers.programs.suite import load_suite
 
     suite = load_suite()
-    rng = np.random.default_rng(cfg.seed)
-    edge = np.array([0, 1, -1, 2, 7, 100, isa.INT32_MIN, isa.INT32_MAX, 2**16, -(2**20)])
-    costs = np.zeros((len(suite), 3))
-    for i, prog in enumerate(suite):
-        rows = np.concatenate([np.stack([np.roll(edge, k)[:prog.nparams] for k in range(10)]),
-                               rng.integers(-1000, 1000, size=(22, prog.nparams))])
-        for opt in (0, 1, 2):
-            costs[i, opt] = kiln.compile(prog.source, opt).cost(rows.astype(np.int32))
-    geo = np.exp(np.log(costs).mean(axis=0))
-    return [{"level": f"-O{opt}", "programs": len(suite), "geomean_cycles": float(geo[opt]),
-             "vs_O0": float(geo[opt] / geo[0]),
-             "cheaper_than_O0": int((costs[:, opt] < costs[:, 0]).sum()),
-             "costlier_than_O0": int((costs[:, opt] > costs[:, 0]).sum())} for opt in (0, 1, 2)]
+    key_lo, key_hi = hashing.split_key(cfg.seed, len(suite))
+    inputs = evaluation.test_inputs(key_lo, key_hi, torch.zeros(len(suite), dtype=torch.int64))
+    nparams = torch.tensor([prog.nparams for prog in suite], dtype=torch.int32)
+    code = {opt: _stack([compile_source(prog.source, opt)[1] for prog in suite])
+            for opt in (0, 1, 2)}
+    rows = []
+    for opt in (0, 1, 2):
+        level, base = evaluation.run_tests(*code[opt], *code[0], nparams, inputs)
+        c = evaluation.compare(level, base)
+        ran = (level.status == OK).all() & (base.status == OK).all()
+        rows.append({"level": f"-O{opt}", "programs": len(suite),
+                     "geomean_cycles": float(evaluation.geometric_mean(c.candidate_cost)),
+                     "vs_O0": float(evaluation.geometric_mean(1 / c.speedup)),
+                     "cheaper_than_O0": int((c.speedup > 1).sum()),
+                     "costlier_than_O0": int((c.speedup < 1).sum()),
+                     "all_ok": bool(ran & c.correct.all())})
+    return rows
+
+
+def _stack(codes: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bytecode of several programs as one zero-padded ``[B, L, 2]`` tensor and its lengths."""
+    code = torch.zeros((len(codes), max(len(c) for c in codes), 2), dtype=torch.int32)
+    for i, c in enumerate(codes):
+        code[i, :len(c)] = torch.from_numpy(c)
+    return code, torch.tensor([len(c) for c in codes], dtype=torch.int32)
 
 
 def bench_envs(cfg: BenchConfig) -> list[dict[str, Any]]:
-    from .bench_env import bench_env
+    from .envs import bench_env
     return bench_env(cfg.env_sizes, torch.device(cfg.device), steps=8 if cfg.quick else 32)
 
 
