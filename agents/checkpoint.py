@@ -40,7 +40,7 @@ def tables_hash() -> str:
     facts = {
         "ops": [(op.code, op.name, op.arg, op.pops, op.pushes) for op in isa.OPS],
         "target": list(vocab.TOKEN_NAMES),
-        "source": [tokens.token_name(t) for t in range(tokens.VOCAB_SIZE)],
+        "source": [tokens.source_token_name(t) for t in range(tokens.SOURCE_VOCAB_SIZE)],
         "literal_buckets": [vocab.IMM_MIN, vocab.IMM_MAX, NOT_A_LITERAL],
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
@@ -82,8 +82,9 @@ def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, *, step: int = 0,
     weights = save_safetensors(state)
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "kiln_version": __version__,
-        "model": model.config.to_dict(), "source_vocab_size": tokens.VOCAB_SIZE,
-        "target_vocab_size": vocab.VOCAB_SIZE, "tables_hash": tables_hash(), "step": int(step),
+        "model": model.config.to_dict(), "source_vocab_size": tokens.SOURCE_VOCAB_SIZE,
+        "target_vocab_size": vocab.TARGET_VOCAB_SIZE, "tables_hash": tables_hash(),
+        "step": int(step),
         "weights_file": weights_path.name, "weights_dtype": str(dtype).removeprefix("torch."),
         "weights_sha256": hashlib.sha256(weights).hexdigest(), "training": training or {},
     }
@@ -113,10 +114,11 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     if missing:
         raise CheckpointError(f"{meta_path}: missing fields {missing}")
     sizes = (meta["source_vocab_size"], meta["target_vocab_size"])
-    if sizes != (tokens.VOCAB_SIZE, vocab.VOCAB_SIZE):
+    if sizes != (tokens.SOURCE_VOCAB_SIZE, vocab.TARGET_VOCAB_SIZE):
         raise CheckpointError(f"{meta_path}: trained for vocabularies of {sizes[0]} source and "
-                              f"{sizes[1]} target tokens; this kiln has {tokens.VOCAB_SIZE} and "
-                              f"{vocab.VOCAB_SIZE}: incompatible")
+                              f"{sizes[1]} target tokens; this kiln has "
+                              f"{tokens.SOURCE_VOCAB_SIZE} and {vocab.TARGET_VOCAB_SIZE}: "
+                              f"incompatible")
     if meta["tables_hash"] != tables_hash():
         raise CheckpointError(f"{meta_path}: trained for another ISA or vocabulary (tables hash "
                               f"{str(meta['tables_hash'])[:12]}, this kiln "

@@ -26,10 +26,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..compilers import tokens as source_vocab
-from ..compilers.vocab import IMM_MAX, IMM_MIN, VOCAB_SIZE
+from ..compilers.vocab import IMM_MAX, IMM_MIN, TARGET_VOCAB_SIZE
 from .config import ModelConfig
 
-BOS = VOCAB_SIZE  # the decoder's first input: one id past the target vocabulary
+BOS = TARGET_VOCAB_SIZE  # the decoder's first input: one id past the target vocabulary
 # Literal value buckets: the immediates IMM_MIN..IMM_MAX, one below, one above, and "not a
 # literal" for every other source token.
 _LIT_LOW, _LIT_HIGH = IMM_MIN - 1, IMM_MAX + 1
@@ -63,13 +63,24 @@ def _merge(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(1, 2).reshape(b, t, h * dh)
 
 
+def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
+               ) -> torch.Tensor:
+    """Attention written out (two batched matmuls, a float32 softmax), for the decode step:
+    with one query per lane and hundreds of thousands of lanes, fused attention kernels are
+    slower than this, and some refuse such batches."""
+    scores = (q @ k.transpose(-1, -2)).float() * q.shape[-1] ** -0.5
+    weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)
+    return weights.to(v.dtype) @ v
+
+
 def _cross_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-                     attend: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+                     attend: torch.Tensor, rows: torch.Tensor | None,
+                     attention=None) -> torch.Tensor:
     """Queries ``[B, h, T, dh]`` of lanes over their programs' memory rows.
 
     With ``rows`` each lane gathers its row; without, the B lanes are N equal groups (lane
     ``i`` reads row ``i // (B // N)``) and each group's queries share one attention call, so the
-    memory is never copied per lane.
+    memory is never copied per lane. ``attention(q, k, v, mask)`` defaults to torch's fused one.
     """
     if rows is not None:
         keys, values, attend = keys[rows], values[rows], attend[rows]
@@ -77,7 +88,9 @@ def _cross_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
     b, h, t, dh = q.shape
     g = b // n
     grouped = q.view(n, g, h, t, dh).transpose(1, 2).reshape(n, h, g * t, dh)
-    out = F.scaled_dot_product_attention(grouped, keys, values, attn_mask=attend[:, None, None])
+    mask = attend[:, None, None]
+    out = (_attention(grouped, keys, values, mask) if attention is not None
+           else F.scaled_dot_product_attention(grouped, keys, values, attn_mask=mask))
     return out.view(n, h, g, t, dh).transpose(1, 2).reshape(b, h, t, dh)
 
 
@@ -124,10 +137,11 @@ class DecoderBlock(nn.Module):
         return _split(k, self.heads), _split(v, self.heads)
 
     def _rest(self, x: torch.Tensor, a: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-              attend: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+              attend: torch.Tensor, rows: torch.Tensor | None, attention=None) -> torch.Tensor:
         x = x + self.self_out(_merge(a))
         q = _split(self.cross_q(self.norm2(x)), self.heads)
-        x = x + self.cross_out(_merge(_cross_attention(q, keys, values, attend, rows)))
+        x = x + self.cross_out(_merge(_cross_attention(q, keys, values, attend, rows,
+                                                       attention)))
         return x + self.mlp(self.norm3(x))
 
     def forward(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -144,8 +158,8 @@ class DecoderBlock(nn.Module):
         cache_k[lanes, :, position] = k[:, :, 0]
         cache_v[lanes, :, position] = v[:, :, 0]
         seen = torch.arange(cache_k.shape[2], device=x.device)[None] <= position[:, None]
-        a = F.scaled_dot_product_attention(q, cache_k, cache_v, attn_mask=seen[:, None, None])
-        return self._rest(x, a, keys, values, attend, rows)
+        a = _attention(q, cache_k, cache_v, seen[:, None, None])
+        return self._rest(x, a, keys, values, attend, rows, _attention)
 
 
 class Seq2Seq(nn.Module):
@@ -158,16 +172,16 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.config = c = config
         d = c.d_model
-        self.source_embed = nn.Embedding(source_vocab.VOCAB_SIZE, d)
+        self.source_embed = nn.Embedding(source_vocab.SOURCE_VOCAB_SIZE, d)
         self.literal_embed = nn.Embedding(NOT_A_LITERAL + 1, d)
         self.source_position = nn.Embedding(c.max_source_len, d)
         self.encoder = nn.ModuleList(EncoderBlock(c) for _ in range(c.encoder_layers))
         self.encoder_norm = nn.LayerNorm(d)
-        self.target_embed = nn.Embedding(VOCAB_SIZE + 1, d)
+        self.target_embed = nn.Embedding(TARGET_VOCAB_SIZE + 1, d)
         self.target_position = nn.Embedding(c.max_target_len, d)
         self.decoder = nn.ModuleList(DecoderBlock(c) for _ in range(c.decoder_layers))
         self.decoder_norm = nn.LayerNorm(d)
-        self.logits = nn.Linear(d, VOCAB_SIZE)
+        self.logits = nn.Linear(d, TARGET_VOCAB_SIZE)
         self.value = nn.Linear(d, 1)
         self.apply(self._init)
 
@@ -216,7 +230,7 @@ class Seq2Seq(nn.Module):
 
     def decode(self, memory: Memory, target_in: torch.Tensor,
                rows: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Logits ``[B, T, VOCAB_SIZE]`` for the next token at every position and values
+        """Logits ``[B, T, TARGET_VOCAB_SIZE]`` for the next token at every position and values
         ``[B, T]``: the heads of ``hidden(memory, target_in, rows)``."""
         x = self.hidden(memory, target_in, rows)
         return self.logits(x), self.value(x)[..., 0]
@@ -227,12 +241,16 @@ class Seq2Seq(nn.Module):
         return self.decode(self.encode(source, lits), target_in)
 
     def new_cache(self, lanes: int, device: torch.device | str | None = None,
-                  dtype: torch.dtype | None = None) -> DecoderCache:
-        """An empty cache for ``lanes`` lanes (every lane must be reset on its first step)."""
+                  dtype: torch.dtype | None = None, length: int | None = None) -> DecoderCache:
+        """An empty cache for ``lanes`` lanes of at most ``length`` tokens (default and at most
+        ``max_target_len``); every lane must be reset on its first step."""
         c = self.config
         dtype = dtype if dtype is not None else self.logits.weight.dtype
         device = device if device is not None else self.logits.weight.device
-        shape = (lanes, c.heads, c.max_target_len, c.d_model // c.heads)
+        length = c.max_target_len if length is None else length
+        if not 1 <= length <= c.max_target_len:
+            raise ValueError(f"cache length must be in 1..{c.max_target_len}, got {length}")
+        shape = (lanes, c.heads, length, c.d_model // c.heads)
 
         def zeros() -> tuple[torch.Tensor, ...]:
             return tuple(torch.zeros(shape, dtype=dtype, device=device)
@@ -244,13 +262,13 @@ class Seq2Seq(nn.Module):
     def step(self, memory: Memory, cache: DecoderCache, previous: torch.Tensor,
              reset: torch.Tensor, rows: torch.Tensor | None = None
              ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Advance every lane by one token: logits ``[B, VOCAB_SIZE]`` for its next token and
+        """Advance every lane by one token: logits ``[B, TARGET_VOCAB_SIZE]`` for its next token and
         the value ``[B]`` of its state.
 
         ``previous`` (int ``[B]``) is the token each lane emitted last; lanes in ``reset``
         (bool ``[B]``) start a new program instead (position 0, input ``BOS``, their cached
         past forgotten). ``rows`` as in ``decode``. The cache is updated in place; a lane's
-        position stops at ``max_target_len - 1``.
+        position stops at the cache's last one.
         """
         position = cache.position.masked_fill_(reset, 0)
         token = torch.where(reset, BOS, previous.long())
@@ -259,7 +277,7 @@ class Seq2Seq(nn.Module):
         for block, ck, cv, k, v in zip(self.decoder, cache.keys, cache.values, memory.keys,
                                        memory.values):
             x = block.step(x, ck, cv, lanes, position, k, v, memory.attend, rows)
-        position.add_(1).clamp_(max=self.config.max_target_len - 1)
+        position.add_(1).clamp_(max=cache.keys[0].shape[2] - 1)
         x = self.decoder_norm(x[:, 0])
         return self.logits(x), self.value(x)[:, 0]
 

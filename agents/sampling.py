@@ -2,13 +2,13 @@
 
 ``sample`` runs the encoder once per program, then the decoder for a fixed number of steps over
 all ``N * K`` lanes at once (``Seq2Seq.step``, a preallocated KV cache). Every token is drawn
-under the environment's action mask (``envs.vector_env.lane_mask`` and ``transition``, which
-apply ``vocab.action_mask``: the validator's rule), so every candidate is a valid program that
-ends within ``max_len`` tokens. The loop never asks the GPU anything: it runs exactly
-``max_len`` steps (finished lanes keep emitting ``eos``), random draws are a counter-based hash
-of ``(seed, lane, step, token)`` (``envs.draws``) rather than a generator's state, and each step
-updates a fixed set of tensors in place, so on CUDA the step is captured once in a CUDA graph and
-replayed.
+under the environment's action mask (``envs.lanes.lane_mask`` and ``transition``, which apply
+``vocab.action_mask``: the validator's rule), so every candidate is a valid program that ends
+within ``max_len`` tokens. The loop never asks the GPU anything: it runs exactly ``max_len``
+steps (finished lanes keep emitting ``eos``), random draws are a counter-based hash of
+``(seed, lane, step, token)`` (``compilers.hashing``) rather than a generator's state, and each
+step updates a fixed set of tensors in place, so on CUDA the step is captured once in a CUDA
+graph and replayed.
 """
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from typing import NamedTuple
 
 import torch
 
+from ..compilers import hashing
 from ..compilers.isa import MAX_NEST
 from ..compilers.tokens import TokenBatch
-from ..compilers.vocab import EOS, VOCAB_SIZE
-from ..envs import draws
+from ..compilers.vocab import EOS, TARGET_VOCAB_SIZE
 from ..envs.compile_env import EnvParams
-from ..envs.vector_env import LaneState, _tables, decode, lane_mask, transition
+from ..envs.lanes import LaneState, lane_mask, token_tables, transition
+from ..envs.vector_env import decode
 from .model import Seq2Seq
 
 
@@ -50,19 +51,21 @@ def gumbel(seed: int, lane: torch.Tensor, step: torch.Tensor, vocab: torch.Tenso
     """Gumbel noise, one float32 per (lane, token), from the counter-based hash: the same on
     every device, and no generator state to capture. Computed in float64, where the uniform
     draw stays below 1 (in float32 it can round to 1, and the noise to infinity)."""
-    bits = draws.hash32(seed & draws.MASK32, (seed >> 32) & draws.MASK32, lane[:, None], step,
+    bits = hashing.hash32(seed & hashing.MASK32, (seed >> 32) & hashing.MASK32, lane[:, None], step,
                         vocab[None])
     uniform = (bits.to(torch.float64) + 0.5) * 2.0 ** -32
     return (-torch.log(-torch.log(uniform))).to(torch.float32)
 
 
 def choose(logits: torch.Tensor, mask: torch.Tensor, temperature: float, top_p: float,
-           noise: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+           noise: torch.Tensor | None, greedy: torch.Tensor | None = None
+           ) -> tuple[torch.Tensor, torch.Tensor]:
     """The token each lane takes and its log-probability under the masked distribution.
 
     ``temperature`` 0 is greedy; otherwise tokens are drawn (Gumbel-max with ``noise``, from
     ``gumbel``) from the masked softmax at that temperature, restricted to the smallest set of
-    most likely tokens whose probability reaches ``top_p``.
+    most likely tokens whose probability reaches ``top_p``. Lanes in ``greedy`` (bool ``[B]``)
+    take the most likely token whatever the temperature.
     """
     masked = logits.float().masked_fill(~mask, float("-inf"))
     logp = torch.log_softmax(masked, -1)
@@ -76,19 +79,25 @@ def choose(logits: torch.Tensor, mask: torch.Tensor, temperature: float, top_p: 
             scaled = scaled.scatter(-1, order, ordered.masked_fill(before >= top_p,
                                                                    float("-inf")))
         token = (scaled + noise).argmax(-1)
+        if greedy is not None:
+            token = torch.where(greedy, masked.argmax(-1), token)
     return token, logp.gather(1, token[:, None])[:, 0]
 
 
 @torch.no_grad()
 def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: float = 0.0,
            top_p: float = 1.0, max_len: int | None = None, seed: int = 0,
-           cuda_graph: bool | None = None) -> Candidates:
+           greedy_first: bool = False, cuda_graph: bool | None = None,
+           width: int | None = None, sync_check: bool = False) -> Candidates:
     """Sample ``samples`` candidates for every program of ``batch`` (on the model's device).
 
     ``temperature`` 0 is greedy (then every sample of a program is the same); ``max_len``
     (default and at most the model's ``max_target_len``) bounds the tokens per candidate,
-    ``eos`` included; ``seed`` keys the random draws. ``cuda_graph`` (default: on CUDA)
-    captures the decode step once and replays it.
+    ``eos`` included; ``seed`` keys the random draws; ``greedy_first`` makes the first sample of
+    each program the greedy one. ``cuda_graph`` (default: on CUDA) captures the decode step once
+    and replays it. ``width`` is the source width to encode
+    (default: the longest program's, one host read); ``sync_check`` (CUDA, without the graph)
+    makes any host synchronisation inside the decode loop raise (torch's sync debug mode).
     """
     device = model.logits.weight.device
     max_len = model.config.max_target_len if max_len is None else max_len
@@ -99,24 +108,25 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     if temperature < 0 or not 0 < top_p <= 1:
         raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {temperature}, "
                          f"{top_p}")
-    width = source_width(batch, model)
+    width = source_width(batch, model) if width is None else width
     batch = batch.to(device)
     memory = model.encode(batch.tokens[:, :width], batch.lits)
     lanes = len(batch) * samples
     rows = torch.arange(len(batch), device=device).repeat_interleave(samples)
     lits, nlits = batch.lits[rows], batch.nlits[rows]
-    params, tables = EnvParams(max_len=max_len), _tables(device)
+    params, tables = EnvParams(max_len=max_len), token_tables(device)
     zeros = torch.zeros(lanes, dtype=torch.int64, device=device)
     state = LaneState(zeros, zeros, zeros, zeros,
                       torch.zeros((lanes, max_len), dtype=torch.int32, device=device),
                       zeros.clone(), zeros.clone(), zeros.clone(),
                       torch.full((lanes, MAX_NEST), -1, dtype=torch.int64, device=device),
-                      torch.zeros((lanes, VOCAB_SIZE), dtype=torch.bool, device=device))
+                      torch.zeros((lanes, TARGET_VOCAB_SIZE), dtype=torch.bool, device=device))
     state.mask.copy_(lane_mask(state, nlits, params, tables))
-    cache = model.new_cache(lanes, device)
-    only_eos = torch.arange(VOCAB_SIZE, device=device) == EOS
+    cache = model.new_cache(lanes, device, length=max_len)
+    only_eos = torch.arange(TARGET_VOCAB_SIZE, device=device) == EOS
     lane_ids = torch.arange(lanes, device=device)
-    vocab_ids = torch.arange(VOCAB_SIZE, device=device)
+    greedy = (lane_ids % samples == 0) if greedy_first else None
+    vocab_ids = torch.arange(TARGET_VOCAB_SIZE, device=device)
     previous = torch.zeros(lanes, dtype=torch.int64, device=device)
     reset = torch.ones(lanes, dtype=torch.bool, device=device)
     done = torch.zeros(lanes, dtype=torch.bool, device=device)
@@ -127,7 +137,7 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     def step() -> None:
         logits, _ = model.step(memory, cache, previous, reset)
         noise = None if temperature == 0 else gumbel(seed, lane_ids, step_count, vocab_ids)
-        token, logp = choose(logits, state.mask, temperature, top_p, noise)
+        token, logp = choose(logits, state.mask, temperature, top_p, noise, greedy)
         token = torch.where(done, EOS, token)
         logprob.add_(torch.where(done, 0.0, logp))
         stepped, _, eos = transition(state, token, tables, params)
@@ -145,8 +155,14 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     if use_graph:
         _replay_in_graph(step, max_len)
     else:
-        for _ in range(max_len):
-            step()
+        if sync_check:
+            torch.cuda.set_sync_debug_mode("error")
+        try:
+            for _ in range(max_len):
+                step()
+        finally:
+            if sync_check:
+                torch.cuda.set_sync_debug_mode("default")
     return Candidates(state.target, decode(state.target, lits, tables).to(torch.int32), length,
                       logprob)
 

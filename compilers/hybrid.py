@@ -239,23 +239,16 @@ def compile_hybrid(sources: Sequence[str], candidates: CandidateSource,
     return outputs
 
 
-def neural_candidates(checkpoint: str | None = None, device: torch.device | str = "cpu", *,
-                      temperature: float = 1.0, seed: int = 0) -> CandidateSource:
-    """The neural compiler as a candidate source: samples at ``temperature`` from the model
-    saved at ``checkpoint``, or from an untrained model (default size, weights seeded with
-    ``seed``) when it is None. Programs longer than the model reads get no candidate (they
-    fall back)."""
-    from ..agents.checkpoint import load_checkpoint
-    from ..agents.config import ModelConfig
-    from ..agents.model import Seq2Seq
+def neural_candidates(checkpoint: str | None = None, device: torch.device | str | None = None,
+                      *, seed: int = 0) -> CandidateSource:
+    """The neural compiler as a candidate source: the model of ``checkpoint`` (default: the
+    shipped one) on ``device`` (default: CUDA when present), sampled as the neural approach
+    samples (the first candidate greedy, the others at temperature 1). Programs longer than the
+    model reads get no candidate (they fall back)."""
     from ..agents.sampling import sample
+    from .neural import load_model
 
-    if checkpoint is None:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            model = Seq2Seq(ModelConfig()).to(device).eval()
-    else:
-        model, _ = load_checkpoint(checkpoint, device)
+    model, _ = load_model(checkpoint, device)
 
     def draw(batch: TokenBatch, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
         programs = len(batch)
@@ -270,7 +263,8 @@ def neural_candidates(checkpoint: str | None = None, device: torch.device | str 
             sub = TokenBatch(*(x[rows] for x in (batch.tokens, batch.lengths, batch.lits,
                                                  batch.nlits, batch.nparams, batch.nnames)))
             with torch.no_grad():
-                drawn = sample(model, sub, samples, temperature=temperature, seed=seed)
+                drawn = sample(model, sub, samples, temperature=0.0 if samples == 1 else 1.0,
+                               seed=seed, greedy_first=True)
             code[rows] = drawn.code.reshape(len(rows), samples, width, 2).to(code.device)
             lengths[rows] = drawn.lengths.reshape(len(rows), samples).to(code.device)
         return code, lengths

@@ -20,14 +20,16 @@ CALL_FUEL = 1_000_000
 class Provenance:
     """Where a Program's code came from and what vouches for it.
 
-    ``approach`` is the compiler that produced the code (``"traditional"`` or ``"hybrid"``).
-    For the hybrid, ``outcome`` is ``"proved"`` (SMT: equal to the traditional code on every
-    input), ``"proved_bounded"`` (equal wherever every loop runs at most ``bound`` iterations) or
-    ``"fell_back"`` (the traditional ``-O2`` code; ``reason`` says why); the traditional
-    compiler's outcome is ``"compiled"``. ``tests`` are the test rows the accepted candidate
-    passed, by kind; ``samples`` the candidates drawn, ``passed`` how many passed the tests,
-    ``proofs`` the SMT queries run, ``refuted`` and ``unknown`` how they ended, and
-    ``solver_seconds`` their wall time.
+    ``approach`` is the compiler that produced the code (``"traditional"``, ``"neural"`` or
+    ``"hybrid"``). The traditional compiler's outcome is ``"compiled"`` (correct by
+    construction); the neural compiler's is ``"tested"``: the code agreed with the traditional
+    compiler's on every test, which is evidence, not proof. For the hybrid, ``outcome`` is
+    ``"proved"`` (SMT: equal to the traditional code on every input), ``"proved_bounded"``
+    (equal wherever every loop runs at most ``bound`` iterations) or ``"fell_back"`` (the
+    traditional ``-O2`` code; ``reason`` says why). ``tests`` are the test rows the accepted
+    candidate passed, by kind; ``samples`` the candidates drawn, ``passed`` how many passed the
+    tests, ``proofs`` the SMT queries run, ``refuted`` and ``unknown`` how they ended, and
+    ``solver_seconds`` their wall time; ``checkpoint`` the neural model's weights hash (prefix).
     """
 
     approach: str = "traditional"
@@ -41,6 +43,7 @@ class Provenance:
     refuted: int = 0
     unknown: int = 0
     solver_seconds: float = 0.0
+    checkpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,8 @@ class Program:
     """A compiled function: its bytecode, parameters, and how to run and cost it.
 
     ``run(args)`` and ``cost(args)`` take an array-like of shape ``(N, nparams)`` (one row per
-    call) and execute on the CPU VM; ``asm()`` is the disassembly.
+    call) and execute on the CPU VM; ``asm()`` is the disassembly; ``provenance`` says where
+    the code came from and what vouches for it.
     """
 
     name: str
@@ -72,9 +76,12 @@ class Program:
 
     def asm(self) -> str:
         """The program as assembly text (``compilers.asm`` reads it back)."""
-        made_by = (f"-O{self.opt}" if self.provenance.outcome in ("compiled", "fell_back")
-                   else f"{self.provenance.approach}, {self.provenance.outcome}")
-        return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  {made_by}")
+        p = self.provenance
+        # Traditional code (the hybrid's fallback included) names its level; other code its
+        # approach.
+        how = f"-O{self.opt}" if p.approach == "traditional" or p.outcome == "fell_back" \
+            else p.approach
+        return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  {how}")
 
     def execute(self, args, fuel: int = CALL_FUEL):
         """Run on every row: (values int32 (N,), statuses int32 (N,), cycles int32 (N,))."""

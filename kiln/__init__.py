@@ -29,29 +29,44 @@ __all__ = ["CompileError", "OutOfFuel", "Program", "ValidationError", "compile",
 __version__ = "0.1.0"
 
 
-APPROACHES = ("traditional", "hybrid")
+APPROACHES = ("traditional", "neural", "hybrid")
 
 
 def compile(source: str, opt: int = 1, *, approach: str = "traditional",  # noqa: A001
-            samples: int = 16, checkpoint: str | None = None, device: str = "cpu") -> Program:
-    """Compile kiln source text.
+            samples: int = 16, checkpoint: str | None = None, device: str | None = None
+            ) -> Program:
+    """Compile kiln source text to a ``Program``.
 
-    ``approach="traditional"`` (default) runs the traditional compiler at optimisation level
-    ``opt`` (0, 1 or 2). ``approach="hybrid"`` draws ``samples`` candidates from the neural
-    compiler (the model saved at ``checkpoint``; an untrained one when None) on ``device``,
-    keeps the cheapest that passes the tests and that SMT proves equal to the ``-O2`` code, and
-    otherwise returns the ``-O2`` code; ``Program.provenance`` says which (``opt`` is ignored).
+    ``approach="traditional"`` (the default) runs the compiler at optimisation level ``opt``
+    (0, 1 or 2): correct by construction. ``approach="neural"`` samples ``samples`` candidates
+    (the first greedy) from the transformer of ``checkpoint`` (default: the shipped model) on
+    ``device`` (default: CUDA when present), keeps those that agree with the traditional
+    compiler's code on the tests, and returns the cheapest (``opt`` is ignored); if none
+    passes it raises ``kiln.compilers.neural.NoCandidatePassed`` (a ValueError).
+    ``approach="hybrid"`` samples the same way, keeps the cheapest candidate that passes the
+    tests and that SMT proves equal to the traditional ``-O2`` code, and otherwise returns the
+    ``-O2`` code. The result's ``provenance`` says which approach produced it and on what
+    evidence.
 
     Raises CompileError (with ``lineno``, ``col``) for any source outside the language and
     ValueError for a bad ``opt``, ``approach`` or ``samples``.
     """
+    if approach not in APPROACHES:
+        raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    if approach != "traditional" and (isinstance(samples, bool) or not isinstance(samples, int)
+                                      or samples < 1):
+        raise ValueError(f"samples must be a positive int, got {samples!r}")
+    if approach == "neural":
+        from .compilers.neural import compile_source as compile_neural
+
+        return compile_neural(source, samples, checkpoint=checkpoint, device=device)
     if approach == "hybrid":
         from .compilers.hybrid import HybridConfig, compile_hybrid, neural_candidates
+        from .compilers.neural import default_device
 
+        device = default_device() if device is None else device
         return compile_hybrid([source], neural_candidates(checkpoint, device),
                               HybridConfig(samples=samples), device)[0]
-    if approach != "traditional":
-        raise ValueError(f"approach must be one of {', '.join(APPROACHES)}, got {approach!r}")
     from .compilers.traditional.pipeline import compile_source
 
     fn, code = compile_source(source, opt)

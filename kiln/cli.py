@@ -73,28 +73,23 @@ def _compile_file(args):
     import kiln
 
     source = _read_source(args.file)
-    try:
-        if getattr(args, "approach", "traditional") == "hybrid":
-            return _compile_hybrid(source, args)
-        return kiln.compile(source, args.opt)
-    except kiln.CompileError as exc:
-        raise UsageError(f"{args.file}: {exc}") from None
-
-
-def _compile_hybrid(source: str, args):
-    import kiln
-    from .agents.checkpoint import CheckpointError  # imports torch: only when asked for
-
-    if args.device.startswith("cuda"):
+    approach = getattr(args, "approach", "traditional")
+    if approach == "traditional":
+        try:
+            return kiln.compile(source, args.opt)
+        except kiln.CompileError as exc:
+            raise UsageError(f"{args.file}: {exc}") from None
+    if args.device and args.device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda asked for, but torch sees no CUDA device")
+    samples = args.samples or (16 if approach == "hybrid" else 1)
     try:
-        return kiln.compile(source, approach="hybrid", samples=args.samples,
+        return kiln.compile(source, approach=approach, samples=samples,
                             checkpoint=args.checkpoint, device=args.device)
-    except CheckpointError as exc:
-        raise UsageError(f"checkpoint: {exc}") from None
+    except (kiln.CompileError, ValueError) as exc:  # incl. checkpoint errors, no passing sample
+        raise UsageError(f"{args.file}: {exc}") from None
 
 
 def _provenance_line(prog) -> str:
@@ -111,15 +106,13 @@ def _provenance_line(prog) -> str:
 def cmd_compile(args) -> int:
     """Print the disassembly (or JSON) of a compiled file."""
     prog = _compile_file(args)
-    hybrid = args.approach == "hybrid"
     if args.json:
-        data = {"function": prog.name, "params": list(prog.params), "code": prog.code.tolist(),
-                "asm": prog.asm(), "static_cost": prog.static_cost}
-        if hybrid:
-            data["provenance"] = dataclasses.asdict(prog.provenance)
-        print(json.dumps(data))
+        print(json.dumps({"function": prog.name, "params": list(prog.params),
+                          "code": prog.code.tolist(), "asm": prog.asm(),
+                          "static_cost": prog.static_cost,
+                          "provenance": dataclasses.asdict(prog.provenance)}))
     else:
-        if hybrid:
+        if args.approach == "hybrid":
             print(f"; {_provenance_line(prog)}")
         sys.stdout.write(prog.asm())
     return 0
@@ -243,6 +236,20 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_imitate(args) -> int:
+    """Run imitation training; print the summary as JSON."""
+    from .training.imitation import ImitationConfig, train
+    from .training.options import from_args
+
+    try:
+        config = from_args(ImitationConfig, args)
+        _, summary = train(config)
+    except ValueError as exc:  # bad settings, a checkpoint to resume that cannot be loaded
+        raise UsageError(str(exc)) from None
+    print(json.dumps(summary))
+    return 0
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -264,13 +271,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optimisation level 0, 1 or 2 (default 1); also -O0, -O1, -O2")
     p.add_argument("--json", action="store_true",
                    help="print {function, params, code, asm, static_cost} as JSON")
-    p.add_argument("--approach", choices=("traditional", "hybrid"), default="traditional",
-                   help="hybrid: neural candidates, tested, proved by SMT, else -O2")
-    p.add_argument("--samples", type=_positive, default=16,
-                   help="hybrid: candidates drawn (default 16)")
+    p.add_argument("--approach", choices=("traditional", "neural", "hybrid"),
+                   default="traditional",
+                   help="traditional (default; -O applies); neural: the transformer's samples, "
+                        "kept only if they pass the tests; hybrid: the cheapest sample that "
+                        "passes the tests and is proved equal to -O2 by SMT, else -O2")
+    p.add_argument("--samples", type=_positive, default=None, metavar="K",
+                   help="neural, hybrid: candidates to sample (default 1 (greedy) for neural, "
+                        "16 for hybrid)")
     p.add_argument("--checkpoint", default=None, metavar="PATH",
-                   help="hybrid: the neural compiler's checkpoint (default: an untrained model)")
-    p.add_argument("--device", default="cpu", help="hybrid: where to sample and test")
+                   help="neural, hybrid: a checkpoint (NAME.json / NAME.safetensors; default: "
+                        "the shipped model)")
+    p.add_argument("--device", default=None,
+                   help="neural, hybrid: where to sample and test (default: cuda if present)")
     p.set_defaults(func=cmd_compile)
 
     p = sub.add_parser("verify", help="prove two programs equal, or print a counterexample")
@@ -306,6 +319,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", default="bench.json", metavar="PATH",
                    help="write every row and the run's metadata here ('' for none)")
     p.set_defaults(func=cmd_bench)
+
+    from .training.imitation import ImitationConfig
+    from .training.options import add_arguments
+
+    p = sub.add_parser("imitate", help="train the neural compiler on the traditional "
+                                       "compiler's code (imitation)",
+                       description="Train the neural compiler by imitation: fresh generated "
+                                   "programs every step, teacher forcing, TensorBoard logs and "
+                                   "checkpoints in --run-dir.")
+    add_arguments(p, ImitationConfig)
+    p.set_defaults(func=cmd_imitate)
     return parser
 
 

@@ -1,4 +1,5 @@
 """The kiln command line: outputs, and one-line errors for every user mistake."""
+import dataclasses
 import json
 import subprocess
 import sys
@@ -30,7 +31,9 @@ def test_compile_json(capsys):
     data = json.loads(out)
     prog = kiln.compile(GCD.read_text(), 1)
     assert data == {"function": "gcd", "params": ["a", "b"], "code": prog.code.tolist(),
-                    "asm": prog.asm(), "static_cost": prog.static_cost}
+                    "asm": prog.asm(), "static_cost": prog.static_cost,
+                    "provenance": json.loads(json.dumps(dataclasses.asdict(prog.provenance)))}
+    assert data["provenance"]["approach"] == "traditional"
 
 
 def test_run_prints_result(capsys):

@@ -83,3 +83,31 @@ def test_vector_env_cuda_equals_cpu():
         for i in range(1, 4):  # rewards, terminated, truncated
             assert torch.equal(torch.as_tensor(out["cpu"][i]),
                                torch.as_tensor(out["cuda"][i]).cpu()), f"step {step}: item {i}"
+
+
+def test_neural_sampling_on_cuda_is_sync_free_valid_and_graph_equals_eager():
+    """The decode loop under sync debug mode "error" (a host synchronisation raises), the CUDA
+    graph replay equal to the eager loop, every candidate a valid program, and the batched
+    targets equal on CUDA and CPU."""
+    from kiln.agents.config import ModelConfig
+    from kiln.agents.model import Seq2Seq
+    from kiln.agents.sampling import sample, source_width
+    from kiln.agents.targets import oracle_targets
+    from kiln.compilers.validate import validate
+    from kiln.envs.programs import DEFAULT_GENERATOR
+
+    torch.manual_seed(0)
+    model = Seq2Seq(ModelConfig.preset("small")).cuda().to(torch.bfloat16).eval()
+    batch = generate_batch(512, 77, DEFAULT_GENERATOR).to("cuda")
+    width = source_width(batch, model)
+    for temperature in (0.0, 1.0):
+        eager = sample(model, batch, 4, temperature=temperature, max_len=64, seed=3,
+                       cuda_graph=False, width=width, sync_check=True)
+        graph = sample(model, batch, 4, temperature=temperature, max_len=64, seed=3,
+                       cuda_graph=True, width=width)
+        assert torch.equal(eager.tokens, graph.tokens), f"temperature {temperature}"
+        code, lengths = graph.code.cpu().numpy(), graph.lengths.cpu().numpy()
+        for lane in range(0, len(lengths), 7):
+            validate(code[lane, :lengths[lane]])
+    on_gpu, on_cpu = oracle_targets(batch, 128), oracle_targets(batch.to("cpu"), 128)
+    assert all(torch.equal(a.cpu(), b) for a, b in zip(on_gpu, on_cpu))

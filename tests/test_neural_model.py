@@ -1,7 +1,7 @@
 """The neural compiler's model and sampler: incremental == full decoding, every sample valid.
 
-References are slow and obviously right: full-sequence decoding under a causal mask for the KV
-cache, and ``vocab.ValidatorState`` (one program, one token at a time) for the batched mask.
+References: full-sequence decoding under a causal mask for the KV cache and the per-lane
+positions; ``validate.validate`` (the validator itself) for every sampled program.
 """
 from __future__ import annotations
 
@@ -16,16 +16,15 @@ from kiln.compilers import vocab
 from kiln.compilers.programs.generator import generate_batch
 from kiln.compilers.tokens import TokenBatch
 from kiln.compilers.validate import validate
+from kiln.compilers.isa import MAX_NEST
+from kiln.envs import lanes
+from kiln.envs.compile_env import EnvParams
 from kiln.envs.programs import DEFAULT_GENERATOR
 
+TABLES = lanes.token_tables(torch.device("cpu"))
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    # Small tensors: extra threads only contend for the cores.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny(seed: int) -> Seq2Seq:
@@ -57,7 +56,7 @@ def test_step_matches_full_decoding_with_resets(seed):
     memory = model.encode(batch.tokens, batch.lits)
     lanes, steps = 5, 14
     rows = torch.randint(0, 3, (lanes,), generator=gen)
-    tokens = torch.randint(0, vocab.VOCAB_SIZE, (lanes, steps), generator=gen)
+    tokens = torch.randint(0, vocab.TARGET_VOCAB_SIZE, (lanes, steps), generator=gen)
     resets = torch.rand((lanes, steps), generator=gen) < 0.2
     resets[:, 0] = True
     cache = model.new_cache(lanes)
@@ -78,7 +77,7 @@ def test_grouped_memory_equals_gathered_rows():
     model = tiny(3)
     batch = programs(4, 3)
     memory = model.encode(batch.tokens, batch.lits)
-    target_in = torch.randint(0, vocab.VOCAB_SIZE + 1, (12, 9))
+    target_in = torch.randint(0, vocab.TARGET_VOCAB_SIZE + 1, (12, 9))
     with torch.no_grad():
         grouped = model.decode(memory, target_in)
         gathered = model.decode(memory, target_in, torch.arange(4).repeat_interleave(3))
@@ -86,8 +85,8 @@ def test_grouped_memory_equals_gathered_rows():
 
 
 def replay(model: Seq2Seq, batch: TokenBatch, candidates, samples: int, max_len: int):
-    """Per lane, through the one-program reference: (tokens allowed?, log-prob, greedy tokens)
-    from full-sequence decoding masked by ``ValidatorState``."""
+    """Per lane: (log-prob, greedy tokens) from full-sequence decoding, masked by the env's
+    rule replayed on the lane alone (a batch of one, as the single env steps)."""
     memory = model.encode(batch.tokens, batch.lits)
     out = []
     for lane in range(candidates.tokens.shape[0]):
@@ -98,14 +97,21 @@ def replay(model: Seq2Seq, batch: TokenBatch, candidates, samples: int, max_len:
         with torch.no_grad():
             logits, _ = model.decode(memory, torch.cat([torch.tensor([BOS]), seq[:-1]])[None],
                                      torch.tensor([row]))
-        state = vocab.ValidatorState(int(batch.nlits[row]), max_len)
+        state = lanes.LaneState(*(torch.zeros(1, dtype=torch.int64),) * 4,
+                                torch.zeros((1, max_len), dtype=torch.int32),
+                                *(torch.zeros(1, dtype=torch.int64),) * 3,
+                                torch.full((1, MAX_NEST), -1, dtype=torch.int64),
+                                torch.zeros((1, vocab.TARGET_VOCAB_SIZE), dtype=torch.bool))
+        params, nlits = EnvParams(max_len=max_len), batch.nlits[row:row + 1]
         logprob, argmax = 0.0, []
         for t, token in enumerate(seq.tolist()):
-            mask = torch.as_tensor(state.mask())
+            mask = lanes.lane_mask(state, nlits, params, TABLES)[0]
             masked = logits[0, t].masked_fill(~mask, float("-inf"))
             logprob += float(torch.log_softmax(masked, -1)[token])
             argmax.append(int(masked.argmax()))
-            state.push(token)  # raises if the sampler took a forbidden token
+            state, valid, _ = lanes.transition(state._replace(mask=mask[None]),
+                                               torch.tensor([token]), TABLES, params)
+            assert bool(valid[0]), f"lane {lane}: token {token} at {t} is not allowed"
         out.append((logprob, argmax, seq.tolist()))
     return out
 
@@ -164,3 +170,14 @@ def test_sample_rejects_bad_arguments():
     long = TokenBatch.from_sources(["def f(x):\n" + "    x = x + 1\n" * 60 + "    return x\n"])
     with pytest.raises(ValueError, match="program 0 has .* source tokens; the model reads"):
         sample(model, long)
+
+
+def test_naive_baseline_samples_what_the_sampler_samples():
+    """The benchmark's baseline (eager, torch.cat KV cache) decodes the same greedy programs."""
+    from kiln.bench.neural import naive_sample
+
+    model = tiny(9)
+    batch = programs(8, 9)
+    naive, fast = naive_sample(model, batch, 40), sample(model, batch, max_len=40)
+    assert torch.equal(naive.tokens, fast.tokens) and torch.equal(naive.lengths, fast.lengths)
+    torch.testing.assert_close(naive.logprob, fast.logprob, atol=1e-4, rtol=1e-4)
