@@ -6,13 +6,13 @@ cheapest survivors (host, z3). Reports wall seconds per stage (after a warm-up c
 batch) and the fraction of programs proved, proved only up to the unroll bound, and fallen back,
 with the fallbacks' reasons and the solver's unknowns.
 
-The candidates come from the neural compiler (``--checkpoint PATH``, or an untrained model when
-omitted: everything then falls back) or, with ``--source mutants``, from the traditional
+The candidates come from the neural compiler (``--checkpoint PATH``, default the shipped model)
+or, with ``--source mutants``, from the traditional
 compiler's ``-O1`` code and one-instruction mutants of its ``-O2`` code (correct and wrong
 candidates, so that every stage has work even without a trained model).
 
 Run on a GPU: ``python -m kiln.training.hybrid_bench --programs 4096 --samples 16 --device cuda
---json hybrid.json`` (add ``--checkpoint PATH`` for a trained model).
+--json hybrid.json`` (add ``--checkpoint PATH`` for another model).
 """
 from __future__ import annotations
 
