@@ -6,14 +6,14 @@ training step, the kiln version and the SHA-256 of the weights file). Loading re
 a checkpoint from anyone (a leaderboard submission) cannot run code, and it refuses, with a
 message that says which, a file that is missing, truncated or corrupted (the weights' hash), or
 that was trained for another ISA or vocabulary (the tables' hash). Both files are written
-atomically, weights first, so a crash leaves either the old checkpoint or the new one.
+atomically (``kiln.fileio.atomic_write``), weights first; a crash between the two leaves new
+weights beside old metadata, which loading refuses (the weights' hash), never a half file.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from ..compilers import isa, tokens, vocab
+from ..fileio import atomic_write
 from .config import ModelConfig
 from .model import NOT_A_LITERAL, Seq2Seq
 
@@ -53,23 +54,6 @@ def paths(path: str | os.PathLike) -> tuple[Path, Path]:
     return stem.with_name(stem.name + ".safetensors"), stem.with_name(stem.name + ".json")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder, flushed to disk,
-    then renamed over ``path``: readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            os.fchmod(f.fileno(), 0o644)  # mkstemp's 0600 would hide a shipped file from users
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, *, step: int = 0,
                     dtype: torch.dtype = torch.float32,
                     training: dict[str, Any] | None = None) -> Path:
@@ -88,8 +72,9 @@ def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, *, step: int = 0,
         "weights_file": weights_path.name, "weights_dtype": str(dtype).removeprefix("torch."),
         "weights_sha256": hashlib.sha256(weights).hexdigest(), "training": training or {},
     }
-    write_atomic(weights_path, weights)
-    write_atomic(meta_path, (json.dumps(meta, indent=2) + "\n").encode())
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(weights_path, weights)
+    atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
     return weights_path
 
 

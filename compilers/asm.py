@@ -40,6 +40,8 @@ def disassemble(code, header: str | None = None) -> str:
 
 def assemble(text: str) -> np.ndarray:
     """Parse assembly text into an int32 (n, 2) array (validity is ``validate``'s job)."""
+    if not isinstance(text, str):
+        raise TypeError(f"assemble takes assembly text (a str), got {type(text).__name__}")
     rows: list[tuple[int, int]] = []
     for lineno, raw in enumerate(text.splitlines(), start=1):
         line = raw.split(";", 1)[0].strip()

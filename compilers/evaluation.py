@@ -124,12 +124,14 @@ def run_tests(candidate: torch.Tensor, candidate_len: torch.Tensor, reference: t
 class Comparison(NamedTuple):
     """How each candidate did against its reference on the same tests (see ``compare``)."""
 
-    passed: torch.Tensor          # bool [B, T]: same value, or both out of fuel
+    passed: torch.Tensor          # bool [B, T]: both finished with the same value
     pass_rate: torch.Tensor       # float64 [B]: fraction of tests passed
     candidate_cost: torch.Tensor  # float64 [B]: the candidate's mean cycles per test
     reference_cost: torch.Tensor  # float64 [B]: the reference's mean cycles per test
-    speedup: torch.Tensor         # float64 [B]: reference cycles / candidate cycles (each >= 1)
-    fuel_out: torch.Tensor        # bool [B]: the candidate ran out of fuel on a failed test
+    speedup: torch.Tensor         # float64 [B]: reference cycles / candidate cycles (each >= 1),
+    #                               0 unless every run of both finished within its fuel
+    fuel_out: torch.Tensor        # bool [B]: the candidate ran out of fuel on a test
+    answered: torch.Tensor        # bool [B]: the reference finished on every test
 
     @property
     def correct(self) -> torch.Tensor:
@@ -140,23 +142,27 @@ class Comparison(NamedTuple):
 def compare(candidate: Result, reference: Result) -> Comparison:
     """Score candidates against references run on the same inputs (``[B, T]`` results).
 
-    A test passes when both runs return the same value, or both run out of fuel. Costs are the
-    cycles summed over the tests; ``speedup`` divides the reference's total by the candidate's,
-    each at least 1, so equal code gives exactly 1 and the cost ratio is ``1 / speedup``.
-    Arithmetic is exact integer sums then float64, so CPU and CUDA agree bit for bit.
+    A test passes when both runs finish within their fuel and return the same value. A
+    reference that runs out of fuel on a test leaves the program without a defined answer
+    (``answered`` False): no candidate can pass that test. Costs are the cycles summed over
+    the tests; ``speedup`` divides the reference's total by the candidate's, each at least 1,
+    so equal code gives exactly 1, and is 0 where any run was cut off (a cut-off run's cycles
+    say nothing about its cost). Arithmetic is exact integer sums then float64, so CPU and
+    CUDA agree bit for bit.
     """
-    passed = (((candidate.status == OK) & (reference.status == OK)
-               & (candidate.value == reference.value))
-              | ((candidate.status == OUT_OF_FUEL) & (reference.status == OUT_OF_FUEL)))
+    finished = (candidate.status == OK) & (reference.status == OK)
+    passed = finished & (candidate.value == reference.value)
     tests = passed.shape[1]
     candidate_total = candidate.cycles.sum(1, dtype=torch.int64)
     reference_total = reference.cycles.sum(1, dtype=torch.int64)
-    speedup = (reference_total.clamp(min=1).to(torch.float64)
-               / candidate_total.clamp(min=1).to(torch.float64))
+    speedup = torch.where(finished.all(1),
+                          reference_total.clamp(min=1).to(torch.float64)
+                          / candidate_total.clamp(min=1).to(torch.float64), 0.0)
     return Comparison(passed, passed.sum(1, dtype=torch.float64) / tests,
                       candidate_total.to(torch.float64) / tests,
                       reference_total.to(torch.float64) / tests, speedup,
-                      ((candidate.status == OUT_OF_FUEL) & ~passed).any(1))
+                      (candidate.status == OUT_OF_FUEL).any(1),
+                      (reference.status == OK).all(1))
 
 
 def geometric_mean(values: torch.Tensor, dim: int = -1) -> torch.Tensor:

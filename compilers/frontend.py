@@ -90,22 +90,79 @@ def parse_function(source: str) -> Function:
         raise CompileError(f"not valid Python: {exc.msg}", exc.lineno or 0,
                            exc.offset or 0) from None
     except (RecursionError, MemoryError):
-        raise CompileError(f"source nested more than {MAX_AST_DEPTH} levels deep") from None
+        raise CompileError(f"source nested more than {MAX_AST_DEPTH} levels deep",
+                           *_busiest_line(source)) from None
     except ValueError as exc:  # null bytes, integer literals of over 4300 digits
         raise CompileError(f"not valid Python: {exc}") from None
-    _check_depth(tree)
-    with deep_recursion():
-        return _Checker(source).module(tree)
+    try:
+        _check_depth(tree)
+        with deep_recursion():
+            return _Checker(source).module(tree)
+    except CompileError as exc:
+        raise _in_characters(exc, source) from None
+
+
+def _busiest_line(source: str) -> tuple[int, int]:
+    """``(lineno, col)`` of the start of the logical line with the most tokens: where a
+    construct too deep for Python's own parser is (its parser fails without a position)."""
+    import io
+    import tokenize
+
+    counts: dict[tuple[int, int], int] = {}
+    start = None
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+            if tok.type in (tokenize.NEWLINE, tokenize.NL):
+                start = None
+            elif tok.type not in (tokenize.INDENT, tokenize.DEDENT, tokenize.COMMENT):
+                start = start or (tok.start[0], tok.start[1] + 1)
+                counts[start] = counts.get(start, 0) + 1
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return max(counts, key=counts.get) if counts else (0, 0)
+
+
+def _in_characters(exc: CompileError, source: str) -> CompileError:
+    """``exc`` with its column counted in characters: ``ast`` counts UTF-8 bytes, so a line
+    with ``é`` before the error would report a column past the character."""
+    lines = source.splitlines()
+    if not exc.col or not 1 <= exc.lineno <= len(lines):
+        return exc
+    prefix = lines[exc.lineno - 1].encode("utf-8")[:exc.col - 1]
+    col = len(prefix.decode("utf-8", errors="ignore")) + 1
+    return exc if col == exc.col else CompileError(exc.msg, exc.lineno, col)
+
+
+def chain_levels(node: ast.AST) -> int:
+    """Levels a node's children sit below it: 1, or ``n`` for a flat chain of ``n`` operands
+    (``and``/``or``, chained comparisons, ``min``/``max`` arguments), which compiles as ``n - 1``
+    nested binary operations and so counts as nested that deep."""
+    if isinstance(node, ast.BoolOp):
+        return max(1, len(node.values))
+    if isinstance(node, ast.Compare):
+        return max(1, len(node.comparators) + 1)
+    if isinstance(node, ast.Call):
+        return max(1, len(node.args))
+    return 1
 
 
 def _check_depth(tree: ast.AST) -> None:
-    """Reject trees nested beyond MAX_AST_DEPTH before any recursive walk sees them."""
-    stack = [(tree, 0)]
+    """Reject trees nested beyond MAX_AST_DEPTH (flat chains counted as nested: see
+    ``chain_levels``) before any recursive walk sees them. The error points at the innermost
+    construct with a position on the path that crossed the limit."""
+    stack = [(tree, 0, None)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, where = stack.pop()
+        where = node if hasattr(node, "lineno") else where
         if depth > MAX_AST_DEPTH:
-            raise _err(node, f"nested more than {MAX_AST_DEPTH} levels deep")
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+            raise _err(where, f"nested more than {MAX_AST_DEPTH} levels deep (a chain of n "
+                              f"operands of and/or, comparisons or min/max counts n levels)")
+        below = depth + chain_levels(node)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(node, ast.Call) and child is node.func:
+                stack.append((child, depth + 1, where))
+            else:
+                stack.append((child, below, where))
 
 
 def literal_value(node: ast.expr) -> int | None:

@@ -24,7 +24,7 @@ from .isa import (BLOCK, BR, BR_IF, ELSE, END, IF, LOOP, MAX_LOCALS, MAX_NEST, M
 # Status codes of the pass (0 is success). Messages are indexed by code.
 OK = 0
 E_OPCODE, E_UNDERFLOW, E_OVERFLOW, E_SLOT, E_DEPTH, E_CTRL_STACK = 1, 2, 3, 4, 5, 6
-E_ELSE, E_END, E_NEST, E_UNCLOSED, E_END_STACK = 7, 8, 9, 10, 11
+E_ELSE, E_END, E_NEST, E_UNCLOSED, E_END_STACK, E_OPERAND = 7, 8, 9, 10, 11, 12
 MESSAGES = (
     "ok",
     "unknown opcode",
@@ -38,6 +38,7 @@ MESSAGES = (
     f"blocks nested deeper than {MAX_NEST}",
     "program ends inside an open block",
     "program ends with values left on the stack",
+    "operand on an opcode that takes none (it must be 0)",
 )
 
 # Kinds of open block on the control stack.
@@ -55,6 +56,8 @@ def check_step(op, arg, height, nest, top_kind):
     if op < 0 or op >= NUM_OPS:
         return E_OPCODE
     kind = OP_ARG_KIND[op]
+    if kind == 0 and arg != 0:  # else the assembly text, which has no place for it, drops it
+        return E_OPERAND
     if kind == 2 and (arg < 0 or arg >= MAX_LOCALS):
         return E_SLOT
     if kind == 3 and (arg < 0 or arg >= nest):

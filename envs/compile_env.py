@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ class EnvParams:
     wrong_penalty: float = -1.0
     """Reward of a program that disagrees with the oracle on a test."""
     fuel_penalty: float = -1.0
-    """Reward of a program that runs out of fuel where the oracle does not."""
+    """Reward of a program that runs out of fuel on a test (where the oracle does not)."""
     invalid_action_penalty: float = -1.0
     """Reward of an action that the mask forbids (out of range, or breaks validity)."""
 
@@ -76,12 +77,28 @@ class EnvParams:
         if self.oracle_opt not in (0, 1):
             raise ValueError(f"EnvParams.oracle_opt must be 0 or 1 (the levels at which the "
                              f"batched compiler matches kiln.compile), got {self.oracle_opt!r}")
+        for name in ("correct_reward", "speed_weight", "max_speedup", "partial_credit",
+                     "wrong_penalty", "fuel_penalty", "invalid_action_penalty"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.integer,
+                                                                  np.floating)) \
+                    or not math.isfinite(value):
+                raise ValueError(f"EnvParams.{name} must be a finite number, got {value!r}")
         if not self.max_speedup >= 1.0:
             raise ValueError(f"EnvParams.max_speedup must be >= 1, got {self.max_speedup!r}")
 
     def replace(self, **changes: Any) -> EnvParams:
         """A copy with some fields changed."""
         return dataclasses.replace(self, **changes)
+
+
+def check_params(params: EnvParams | None) -> EnvParams:
+    """``params``, or the defaults for None; TypeError for anything but an EnvParams."""
+    if params is None:
+        return EnvParams()
+    if not isinstance(params, EnvParams):
+        raise TypeError(f"params must be an EnvParams or None, got {type(params).__name__}")
+    return params
 
 
 def observation_space(params: EnvParams) -> spaces.Dict:
@@ -267,13 +284,17 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
 
     0 on every step but the last. On ``eos`` the program and the oracle run on
     ``num_tests`` inputs (edge cases 0, ±1, INT_MIN, INT_MAX and powers of two, then random
-    values; redrawn every episode) under ``fuel``; a test passes when both return the same
-    value (or both run out of fuel): the evaluation protocol of ``kiln.compilers.evaluation``.
-    With ``speedup`` = oracle cycles / program cycles over all tests:
+    values; redrawn every episode) under ``fuel``, the evaluation protocol of
+    ``kiln.compilers.evaluation``; a test passes when both finish and return the same value.
+    With ``speedup`` = oracle cycles / program cycles over all tests (computed only when every
+    run finished, else 0):
 
+    - the oracle runs out of fuel on a test (``no_answer``): 0, whatever the program (the
+      program source leaves out programs whose oracle runs out of fuel on a fixed probe of
+      the tests, so this is rare; a program named in ``options`` can meet it);
     - all tests pass (outcome ``correct``): ``correct_reward + speed_weight *
       (min(speedup, max_speedup) - 1)``; replaying the oracle's code earns ``correct_reward``;
-    - the program runs out of fuel on a failing test (``out_of_fuel``): ``fuel_penalty``;
+    - the program runs out of fuel on a test (``out_of_fuel``): ``fuel_penalty``;
     - otherwise (``wrong``): ``wrong_penalty + partial_credit * pass_fraction``;
     - an invalid action (``invalid_action``): ``invalid_action_penalty``.
 
@@ -296,8 +317,11 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     1. Termination: ``eos`` (the program is verified and scored), or an invalid action.
     2. Truncation: by ``gymnasium.make``'s ``TimeLimit`` at ``max_episode_steps`` (registered
        as 128, the default ``max_len``). The mask reserves room to finish, so a masked agent
-       always terminates within ``max_len`` steps; the limit only truncates when it is set
-       below ``max_len``.
+       always terminates within ``max_len`` steps. An episode that takes exactly
+       ``max_episode_steps`` steps ends with ``terminated=True`` *and* ``truncated=True``
+       (``TimeLimit`` flags every episode that reaches the limit): the program was still
+       verified and scored, so treat ``terminated`` as final (no bootstrapping) whenever it is
+       set. Only a limit below ``max_len`` cuts episodes short.
 
     Stepping an ended episode raises ``RuntimeError``: call ``reset``.
 
@@ -345,7 +369,7 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
                  generator: Any = None, pool_size: int = 4096, pool_seed: int = 0,
                  suite: Sequence[str] | None = None, render_mode: str | None = None,
                  check: CandidateCheck = check_by_tests):
-        self.params = params if params is not None else EnvParams()
+        self.params = check_params(params)
         self.check = check
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of "
@@ -361,6 +385,8 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         super().reset(seed=seed)
+        if options is not None and not isinstance(options, dict):
+            raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
         options = dict(options or {})
         unknown = sorted(set(options) - {"source", "program"})
         if unknown:
@@ -379,9 +405,11 @@ class CompileEnv(gym.Env[dict[str, np.ndarray], int]):
         else:
             key_lo, key_hi = hashing.split_key(key, 1)
             pick = hashing.draw(key_lo, key_hi, torch.tensor([episode]), hashing.PROGRAM)
-            source = self.sources.get(self.source)
-            index = int(pick[0]) % len(source)
-            task = source.task(index, self.params.oracle_opt, self.params.max_source_len)
+            p = self.params
+            answered = self.sources.answered(self.source, p.oracle_opt, p.max_source_len,
+                                             programs.MAX_ORACLE_CODE, p.fuel, p.num_tests)
+            index = int(answered[int(pick[0]) % len(answered)])
+            task = self.sources.get(self.source).task(index, p.oracle_opt, p.max_source_len)
         self.state = reset_env(key, episode, task, index)
         self._verdict = None
         return self._observation(), self._info()

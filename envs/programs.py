@@ -26,6 +26,8 @@ from ..compilers.tokens import NUM_LITS, TokenBatch, TokenizedSource, detokenize
 from ..compilers.traditional.pipeline import compile_source
 
 SOURCES = ("generator", "suite")
+# Oracle code longer than this fails construction (the batched compiler's output width).
+MAX_ORACLE_CODE = 1024
 
 # The generator's knobs for the env: small functions (a few statements, shallow nesting, short
 # expressions) whose source fits the default observation (192 tokens) and whose -O1 code almost
@@ -47,8 +49,13 @@ class Task:
 
 
 class ProgramTable(NamedTuple):
-    """Every program of a source as tensors on one device (rows indexed like the source)."""
+    """The programs of a source that have an answer, as tensors on one device.
 
+    Row ``r`` is the source's program ``index[r]``: programs whose oracle runs out of fuel on
+    the probe tests (``probe_inputs``) are left out, since they have no defined answer.
+    """
+
+    index: torch.Tensor       # int64 [N]: the program's index in its source
     source: torch.Tensor      # int32 [N, S], PAD-padded source tokens
     lits: torch.Tensor        # int32 [N, NUM_LITS], zero-padded
     nlits: torch.Tensor       # int32 [N]
@@ -117,6 +124,9 @@ class GeneratorSource:
     kind = "generator"
 
     def __init__(self, config: GenConfig | None = None, pool_size: int = 4096, seed: int = 0):
+        if config is not None and not isinstance(config, GenConfig):
+            raise TypeError(f"generator must be a GenConfig or None, got "
+                            f"{type(config).__name__}")
         self.config = config if config is not None else DEFAULT_GENERATOR
         if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
             raise ValueError(f"pool_size must be a positive int, got {pool_size!r}")
@@ -155,8 +165,24 @@ class ProgramSources:
     def __init__(self, generator: GenConfig | None, pool_size: int, pool_seed: int,
                  suite: Sequence[str] | None):
         self._generator = GeneratorSource(generator, pool_size, pool_seed)
+        if suite is not None and (isinstance(suite, str) or not isinstance(suite, Sequence)
+                                  or not suite or not all(isinstance(n, str) for n in suite)):
+            raise ValueError(f"suite must be None (the whole suite) or a non-empty list of suite "
+                             f"program names, got {suite!r}")
         self._suite_names = None if suite is None else tuple(suite)
         self._suite: SuiteSource | None = None
+        self._answered: dict[str, np.ndarray] = {}
+
+    def answered(self, kind: str, opt: int, max_source_len: int, max_code: int, fuel: int,
+                 num_tests: int) -> np.ndarray:
+        """Indices (int64) of the programs of source ``kind`` that have an answer: the rows of
+        the vector env's table, found the same way on the CPU, so that both envs draw from
+        the same list."""
+        if kind not in self._answered:
+            table = program_table(self.get(kind).tokens(torch.device("cpu")), opt,
+                                  max_source_len, max_code, kind, fuel, num_tests)
+            self._answered[kind] = table.index.numpy()
+        return self._answered[kind]
 
     def get(self, kind: str) -> SuiteSource | GeneratorSource:
         """The source called ``kind`` (``"generator"`` or ``"suite"``)."""
@@ -179,12 +205,23 @@ class ProgramSources:
         return make_task(suite_program.name, suite_program.source, opt, max_source_len)
 
 
+def probe_inputs(num_tests: int, device: torch.device) -> torch.Tensor:
+    """The fixed tests that decide whether a program has an answer: int32 ``[T, MAX_PARAMS]``,
+    the tests of key 0's first episode (edge cases, then random values)."""
+    from ..compilers.evaluation import test_inputs
+
+    zero = torch.zeros(1, dtype=torch.int64, device=device)
+    return test_inputs(zero, zero, zero, num_tests)[0]
+
+
 def program_table(batch: TokenBatch, opt: int, max_source_len: int, max_code: int,
-                  name: str) -> ProgramTable:
-    """Compile a token batch with the batched compiler into a table, checking (once, on the host,
-    at construction) that every program fits the env's limits."""
+                  name: str, fuel: int, num_tests: int) -> ProgramTable:
+    """Compile a token batch with the batched compiler into a table of the programs whose oracle
+    finishes on the probe tests within ``fuel``, checking (once, on the host, at construction)
+    that every program fits the env's limits and that some program is left."""
     from ..compilers.batch import compile_batch
     from ..compilers.batch.status import status_message
+    from ..compilers.vm import OK, execute
 
     code = compile_batch(batch, opt, max_code)
     too_long = batch.lengths > max_source_len
@@ -197,13 +234,20 @@ def program_table(batch: TokenBatch, opt: int, max_source_len: int, max_code: in
         raise ValueError(f"the batched compiler rejected {name} program {i}: "
                          f"{status_message(int(code.status[i]))}; its source:\n"
                          f"{batch.source(i)}")
-    source = torch.zeros((len(batch), max_source_len), dtype=torch.int32,
-                         device=batch.tokens.device)
+    device = batch.tokens.device
+    probe = execute(code.code.to(torch.int32), probe_inputs(num_tests, device),
+                    batch.nparams.to(torch.int32), code.lengths.to(torch.int32), fuel)
+    keep = (probe.status == OK).all(1).nonzero()[:, 0]
+    if len(keep) == 0:
+        raise ValueError(f"every {name} program's oracle runs out of fuel ({fuel} "
+                         f"instructions) on the env's probe tests: raise EnvParams.fuel")
+    source = torch.zeros((len(keep), max_source_len), dtype=torch.int32, device=device)
     width = min(batch.tokens.shape[1], max_source_len)
-    source[:, :width] = batch.tokens[:, :width]
+    source[:, :width] = batch.tokens[keep, :width]
+    oracle_len = code.lengths[keep].to(torch.int32)
     # Only as wide as the longest oracle: the vector env gathers these rows every step.
-    code_width = max(1, int(code.lengths.max()))
-    return ProgramTable(source, batch.lits[:, :NUM_LITS].to(torch.int32),
-                        batch.nlits.to(torch.int32), batch.nparams.to(torch.int32),
-                        code.code[:, :code_width].to(torch.int32).contiguous(),
-                        code.lengths.to(torch.int32))
+    code_width = max(1, int(oracle_len.max()))
+    return ProgramTable(keep.to(torch.int64), source,
+                        batch.lits[keep, :NUM_LITS].to(torch.int32),
+                        batch.nlits[keep].to(torch.int32), batch.nparams[keep].to(torch.int32),
+                        code.code[keep, :code_width].to(torch.int32).contiguous(), oracle_len)

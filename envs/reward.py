@@ -27,11 +27,12 @@ class Outcome(enum.IntEnum):
     WRONG = 2
     OUT_OF_FUEL = 3
     INVALID_ACTION = 4
+    NO_ANSWER = 5  # the oracle ran out of fuel on a test: nothing to match, reward 0
 
 
 OUTCOMES = tuple(o.name.lower() for o in Outcome)  # the names: "running", "correct", ...
 # Plain ints for tensor code (torch.compile traces them as constants).
-RUNNING, CORRECT, WRONG, FUEL_OUT, INVALID_ACTION = (int(o) for o in Outcome)
+RUNNING, CORRECT, WRONG, FUEL_OUT, INVALID_ACTION, NO_ANSWER = (int(o) for o in Outcome)
 
 
 class Candidates(NamedTuple):
@@ -66,30 +67,37 @@ class Score(NamedTuple):
     """The verdict on each lane's candidate, all ``[B]`` tensors."""
 
     reward: torch.Tensor          # float32
-    outcome: torch.Tensor         # int64: CORRECT, WRONG or FUEL_OUT
+    outcome: torch.Tensor         # int64: CORRECT, WRONG, FUEL_OUT or NO_ANSWER
     pass_fraction: torch.Tensor   # float32: tests on which candidate and oracle agree
     candidate_cost: torch.Tensor  # float32: the candidate's mean cycles per test
     oracle_cost: torch.Tensor     # float32: the oracle's mean cycles per test
-    speedup: torch.Tensor         # float32: oracle cycles / candidate cycles (each at least 1)
+    speedup: torch.Tensor         # float32: oracle cycles / candidate cycles (each at least 1),
+    #                               0 unless every run finished
 
 
 def score(comparison: Comparison, params: EnvParams) -> Score:
     """Turn the comparison of candidates with oracles into rewards.
 
-    All tests pass: ``correct_reward + speed_weight * (min(speedup, max_speedup) - 1)``, so
-    matching the oracle's code earns exactly ``correct_reward``. Otherwise, if the candidate
-    ran out of fuel on a failed test: ``fuel_penalty``; else ``wrong_penalty + partial_credit *
-    pass_fraction``. Arithmetic is float64, rounded to float32 once, so CPU and CUDA agree.
-    Weights come from ``params``.
+    The oracle ran out of fuel on a test: the program has no defined answer, outcome
+    ``NO_ANSWER`` and reward 0 whatever the candidate did (nothing to gain or lose). Else all
+    tests pass: ``correct_reward + speed_weight * (min(speedup, max_speedup) - 1)``, so
+    matching the oracle's code earns exactly ``correct_reward``; if the candidate ran out of
+    fuel on a test: ``fuel_penalty``; else ``wrong_penalty + partial_credit * pass_fraction``.
+    A speedup comes only from runs that finished. Arithmetic is float64, rounded to float32
+    once, so CPU and CUDA agree. Weights come from ``params``.
     """
     p, c = params, comparison
     correct = c.passed.all(1)
     reward = torch.where(
-        correct, p.correct_reward + p.speed_weight * (c.speedup.clamp(max=p.max_speedup) - 1.0),
-        torch.where(c.fuel_out, torch.full_like(c.speedup, p.fuel_penalty),
-                    p.wrong_penalty + p.partial_credit * c.pass_rate))
-    outcome = torch.where(correct, CORRECT,
-                          torch.where(c.fuel_out, FUEL_OUT, WRONG)).to(torch.int64)
-    return Score(reward.to(torch.float32), outcome, c.pass_rate.to(torch.float32),
+        ~c.answered, torch.zeros_like(c.speedup),
+        torch.where(correct,
+                    p.correct_reward + p.speed_weight * (c.speedup.clamp(max=p.max_speedup) - 1.0),
+                    torch.where(c.fuel_out, torch.full_like(c.speedup, p.fuel_penalty),
+                                p.wrong_penalty + p.partial_credit * c.pass_rate)))
+    outcome = torch.where(~c.answered, NO_ANSWER,
+                          torch.where(correct, CORRECT,
+                                      torch.where(c.fuel_out, FUEL_OUT, WRONG))).to(torch.int64)
+    pass_rate = torch.where(c.answered, c.pass_rate, 0.0)
+    return Score(reward.to(torch.float32), outcome, pass_rate.to(torch.float32),
                  c.candidate_cost.to(torch.float32), c.reference_cost.to(torch.float32),
                  c.speedup.to(torch.float32))

@@ -13,6 +13,7 @@ compiled by the batched compiler; or the suite), and their tests are a counter-b
 """
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -22,16 +23,66 @@ from gymnasium.vector.utils import batch_space
 
 from ..compilers import evaluation, hashing
 from ..compilers.evaluation import Comparison
-from ..compilers.isa import MAX_NEST
+from ..compilers.isa import MAX_NEST, MAX_PARAMS
 from ..compilers.programs.generator import GenConfig
+from ..compilers.tokens import NUM_LITS
 from ..compilers.vocab import TARGET_VOCAB_SIZE
 from . import programs
-from .compile_env import EnvParams, observation_space
+from .compile_env import EnvParams, check_params, observation_space
 from .lanes import LaneState, TokenTables, lane_mask, token_tables, transition
 from .reward import INVALID_ACTION, RUNNING, CandidateCheck, Candidates, check_by_tests, score
 
-# Oracle code longer than this fails construction (the batched compiler's output width).
-MAX_ORACLE_CODE = 1024
+
+def check_device(device: torch.device | str) -> torch.device:
+    """``device`` as a torch.device that this torch can use, else ValueError."""
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, got "
+                         f"{device!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device} asked for, but this torch sees no CUDA device "
+                         f"(CPU-only build or no GPU): use device='cpu'")
+    if device.type not in ("cpu", "cuda"):
+        raise ValueError(f"the vector env runs on 'cpu' or 'cuda', got {device}")
+    return device
+
+
+def lane_bytes(params: EnvParams) -> int:
+    """An upper estimate of the memory one lane needs on the device, in bytes: its state and
+    observation, and its share of a step's verification (candidate and oracle code, inputs
+    and results of both runs)."""
+    code_width = max(params.max_len, programs.MAX_ORACLE_CODE)
+    state = 8 * (params.max_len + MAX_NEST + 8) + 2 * TARGET_VOCAB_SIZE
+    observation = 4 * (params.max_source_len + NUM_LITS + params.max_len + 8)
+    verification = 2 * (8 * code_width + params.num_tests * (4 * MAX_PARAMS + 12))
+    return 2 * (state + observation + verification)  # twice: temporaries of the step
+
+
+def _free_bytes(device: torch.device) -> int:
+    """Memory that allocations on ``device`` can still get (page cache counts as free)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # no such counter here: no limit known
+        return 2**63
+
+
+def check_memory(num_envs: int, params: EnvParams, device: torch.device) -> None:
+    """ValueError, before anything is allocated, if ``num_envs`` lanes cannot fit."""
+    need, free = num_envs * lane_bytes(params), _free_bytes(device)
+    if need > free:
+        raise ValueError(f"{num_envs} lanes need about {need / 2**30:.1f} GiB on {device}, "
+                         f"but only {free / 2**30:.1f} GiB is free: use at most "
+                         f"{max(1, free // lane_bytes(params))} lanes (or a shorter max_len)")
 
 
 def decode(target: torch.Tensor, lits: torch.Tensor, tables: TokenTables) -> torch.Tensor:
@@ -144,8 +195,14 @@ class CompileVectorEnv(VectorEnv):
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         self.num_envs = num_envs
-        self.params = params if params is not None else EnvParams()
-        self.device = torch.device(device)
+        self.params = check_params(params)
+        self.device = check_device(device)
+        if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or not
+                                              isinstance(max_episode_steps, int)
+                                              or max_episode_steps < 1):
+            raise ValueError(f"max_episode_steps must be None or a positive int, got "
+                             f"{max_episode_steps!r}")
+        check_memory(num_envs, self.params, self.device)
         self.max_episode_steps = max_episode_steps
         self.check = check
         self.render_mode = None
@@ -175,12 +232,14 @@ class CompileVectorEnv(VectorEnv):
             program_source = self.sources.get(self.source)
             self._program_tables[self.source] = programs.program_table(
                 program_source.tokens(self.device), p.oracle_opt, p.max_source_len,
-                MAX_ORACLE_CODE, self.source)
+                programs.MAX_ORACLE_CODE, self.source, p.fuel, p.num_tests)
         return self._program_tables[self.source]
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         super().reset(seed=seed)
+        if options is not None and not isinstance(options, dict):
+            raise TypeError(f"options must be a dict or None, got {type(options).__name__}")
         options = dict(options or {})
         unknown = sorted(set(options) - {"source"})
         if unknown:
@@ -209,7 +268,7 @@ class CompileVectorEnv(VectorEnv):
         zero = torch.zeros(lanes, dtype=torch.float32, device=device)
         info = {"action_mask": self.state.mask, "outcome": torch.full_like(zeros, RUNNING),
                 "pass_fraction": zero, "candidate_cost": zero, "oracle_cost": zero,
-                "speedup": zero, "program_index": self.state.program}
+                "speedup": zero, "program_index": table.index[self.state.program]}
         return observe(self.state, table), info
 
     def step(self, actions: Any) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor,
@@ -222,7 +281,7 @@ class CompileVectorEnv(VectorEnv):
         self.state, obs, reward, terminated, truncated, info = self._finish(
             s, stepped, valid, eos, comparison, table, t, p, self.max_episode_steps)
         info["action_mask"] = self.state.mask
-        info["program_index"] = self.state.program
+        info["program_index"] = table.index[self.state.program]
         return obs, reward, terminated, truncated, info
 
     def action_masks(self) -> torch.Tensor:

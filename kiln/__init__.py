@@ -13,17 +13,39 @@ only this facade, the CLI and the benchmarks (``kiln.bench``) live in ``kiln/``.
 """
 from __future__ import annotations
 
+import os
+import sys
+
+
+def _choose_threading_layer() -> None:
+    """Run numba's parallel CPU loops on TBB if it is installed, else on numba's own work
+    queue, never on OpenMP unless asked: GNU OpenMP's threads spin-wait, so a busy core stalls
+    every step (tens of times slower), and a process that used it cannot safely fork (as
+    gymnasium's async vector envs do). Set NUMBA_THREADING_LAYER (or
+    NUMBA_THREADING_LAYER_PRIORITY) to choose otherwise. Must run before numba's first
+    parallel launch, hence here."""
+    if "NUMBA_THREADING_LAYER" in os.environ or "NUMBA_THREADING_LAYER_PRIORITY" in os.environ:
+        return
+    priority = "tbb workqueue omp"
+    os.environ["NUMBA_THREADING_LAYER_PRIORITY"] = priority
+    config = getattr(sys.modules.get("numba.core.config"), "THREADING_LAYER_PRIORITY", None)
+    if config is not None:  # numba was imported first: its config is already read
+        sys.modules["numba.core.config"].THREADING_LAYER_PRIORITY = priority.split()
+
+
+_choose_threading_layer()
+
 try:
-    from .compilers.frontend import CompileError
+    from .compilers.frontend import CompileError  # noqa: E402  (after the threading layer)
 except ModuleNotFoundError as error:  # a checkout on sys.path without the install's mapping
     if error.name != f"{__name__}.compilers":
         raise
     raise ImportError("kiln.compilers is not importable: kiln maps its top-level folders into "
                       "the kiln namespace at install time; run `pip install -e .` in the "
                       "checkout first") from error
-from .compilers.interpreter import OutOfFuel, interpret
-from .compilers.program import Program
-from .compilers.validate import ValidationError
+from .compilers.interpreter import OutOfFuel, interpret  # noqa: E402
+from .compilers.program import Program  # noqa: E402
+from .compilers.validate import ValidationError  # noqa: E402
 
 __all__ = ["CompileError", "OutOfFuel", "Program", "ValidationError", "compile", "interpret"]
 __version__ = "0.1.0"

@@ -1,23 +1,34 @@
 """The ``kiln`` command line.
 
-Every failure a user can cause (unknown flags, missing files, bad sources, bad arguments) ends
-with one line on stderr, ``kiln: error: ...``, and a non-zero exit status; never a traceback.
+Every failure a user can cause (unknown flags, missing files, bad sources, bad arguments, an
+output path that cannot be written, a full disk) ends with one line on stderr,
+``kiln: error: ...``, and a non-zero exit status; never a traceback. Ctrl-C ends with
+``kiln: interrupted`` and status 130.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .compilers.isa import wrap
 from .compilers.program import CALL_FUEL
 from .compilers.validate import ValidationError
 from .compilers.verify.smt import DEFAULT_RLIMIT, DEFAULT_UNROLL
 from .compilers.vm.status import MAX_FUEL
+from .fileio import OutputPathError, check_output_path
+from .firstuse import notice_if_cold
 
 EXIT_USAGE = 2
+EXIT_OUTPUT = 1      # the work ran but its output could not be written
+EXIT_INTERRUPTED = 130
+# The sections of ``kiln bench`` (the keys of its SECTIONS table, which imports torch: named
+# here so that --help stays fast; a test checks the two agree).
+BENCH_SECTIONS = ("suite", "vm", "compiler", "cpython", "env")
 
 
 class UsageError(Exception):
@@ -30,13 +41,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _int32(text: str) -> int:
+    """An integer argument, wrapped to int32 as the language wraps every argument on entry."""
     try:
-        value = int(text, 0)
+        return wrap(int(text, 0))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if not -(2**31) <= value < 2**31:
-        raise argparse.ArgumentTypeError(f"{value} is outside int32")
-    return value
 
 
 def _opt(text: str) -> int:
@@ -205,6 +214,7 @@ def cmd_verify(args) -> int:
 
 def cmd_run(args) -> int:
     """Run a compiled file on one argument list and print the result."""
+    notice_if_cold()
     prog = _compile_file(args)
     if len(args.args) != prog.nparams:
         raise UsageError(f"{prog.name} takes {prog.nparams} argument(s) "
@@ -226,13 +236,15 @@ def cmd_bench(args) -> int:
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:
         raise UsageError(f"unknown section {unknown[0]!r}; choose from {', '.join(SECTIONS)}")
+    json_path = _output_path(args.json)
+    notice_if_cold()
     if args.device.startswith("cuda"):
         import torch
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda asked for, but torch sees no CUDA device")
     run_bench(BenchConfig(device=args.device, quick=args.quick, repeats=args.repeats,
-                          sections=sections, json_path=args.json or None))
+                          sections=sections, json_path=json_path))
     return 0
 
 
@@ -250,6 +262,16 @@ def cmd_imitate(args) -> int:
     return 0
 
 
+def _output_path(path: str) -> str | None:
+    """Check an output path before the work runs, so that a bad one loses nothing."""
+    if not path:
+        return None
+    try:
+        return str(check_output_path(path))
+    except OutputPathError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -261,7 +283,10 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = _Parser(prog="kiln", description="kiln: compile, run and benchmark kiln programs.")
+    parser.add_argument("--version", action="version", version=f"kiln {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -300,7 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="compile FILE.py and run it on integer arguments")
     p.add_argument("file", metavar="FILE.py")
-    p.add_argument("args", nargs="*", type=_int32, metavar="ARG")
+    p.add_argument("args", nargs="*", type=_int32, metavar="ARG",
+                   help="integer arguments (decimal, 0x.., 0b..), wrapped to int32 like every "
+                        "argument of a kiln function")
     p.add_argument("-O", dest="opt", type=_opt, default=1, metavar="LEVEL",
                    help="optimisation level 0, 1 or 2 (default 1)")
     p.add_argument("--fuel", type=_fuel, default=CALL_FUEL,
@@ -312,12 +339,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      "baselines")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                    help="where to run the GPU-native paths (default: cuda if present)")
-    p.add_argument("--quick", action="store_true", help="small sizes only (seconds on a CPU)")
+    p.add_argument("--quick", action="store_true",
+                   help="small sizes only (under a minute on a CPU)")
     p.add_argument("--repeats", type=_positive, default=5, help="timed runs per row (median)")
     p.add_argument("--sections", default="", metavar="LIST",
-                   help="comma-separated subset of vm,compiler,cpython,env (default: all)")
-    p.add_argument("--json", default="bench.json", metavar="PATH",
-                   help="write every row and the run's metadata here ('' for none)")
+                   help=f"comma-separated subset of {','.join(BENCH_SECTIONS)} (default: all)")
+    p.add_argument("--json", default="", metavar="PATH",
+                   help="also write every row and the run's metadata to PATH, a new or regular "
+                        "file (default: none)")
     p.set_defaults(func=cmd_bench)
 
     from .training.imitation import ImitationConfig
@@ -333,15 +362,50 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupted(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or was caused by, Ctrl-C. A KeyboardInterrupt raised while numba's
+    compiled code runs can surface as a SystemError chained to it."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``kiln`` script; returns the exit status."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return args.func(args)
+        status = args.func(args)
+        sys.stdout.flush()  # a full disk fails here, not at exit where only a traceback can say so
+        return status
     except UsageError as exc:
         print(f"kiln: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except OutputPathError as exc:  # the path changed under us after the early check
+        print(f"kiln: error: {exc}", file=sys.stderr)
+        return EXIT_OUTPUT
+    except OSError as exc:  # writing the output failed (a full disk, a closed pipe)
+        _silence_stdout()
+        where = f" to {exc.filename}" if exc.filename else ""
+        print(f"kiln: error: cannot write output{where}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_OUTPUT
+    except BaseException as exc:
+        if not _interrupted(exc):
+            raise
         print("kiln: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass

@@ -6,6 +6,7 @@ names the seed (and row) that reproduce it.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import re
 from pathlib import Path
 
@@ -383,11 +384,17 @@ LIMITS = [  # (what, tokens, lits, nparams, nnames, opt, status: OK or the rejec
     ("100 nested constant sums -O1", constant_sum(100), [1], 1, 1, 1, S.OK),
     ("26 variables, 3 nested fors", for_loops(26), [3], 0, 26, 1, S.OK),
     ("27 variables, 3 nested fors", for_loops(27), [3], 0, 27, 1, S.E_FOR_TEMPS),
-    ("comparison chain of 700",
-     HEADER + [T.RETURN] + [T.NAME0, T.LT] * 700 + [T.NAME0, T.NEWLINE, T.DEDENT], [], 1, 1,
-     1, S.OK),
-    ("min of 700", HEADER + [T.RETURN, T.MIN, T.LPAR] + [T.NAME0, T.COMMA] * 700 +
-     [T.NAME0, T.RPAR, T.NEWLINE, T.DEDENT], [], 1, 1, 1, S.OK),
+    # a flat chain of n operands counts n levels (frontend.chain_levels): 396 fit below the
+    # function's own levels within MAX_AST_DEPTH = 400, 397 do not
+    *[(f"comparison chain of {n}",
+       HEADER + [T.RETURN] + [T.NAME0, T.LT] * (n - 1) + [T.NAME0, T.NEWLINE, T.DEDENT], [], 1,
+       1, 1, want) for n, want in ((300, S.OK), (396, S.OK), (397, S.E_DEEP), (700, S.E_DEEP))],
+    *[(f"and chain of {n}",
+       HEADER + [T.RETURN] + [T.NAME0, T.AND] * (n - 1) + [T.NAME0, T.NEWLINE, T.DEDENT], [], 1,
+       1, 1, want) for n, want in ((396, S.OK), (397, S.E_DEEP))],
+    *[(f"min of {n}", HEADER + [T.RETURN, T.MIN, T.LPAR] + [T.NAME0, T.COMMA] * (n - 1) +
+       [T.NAME0, T.RPAR, T.NEWLINE, T.DEDENT], [], 1, 1, 1, want)
+      for n, want in ((300, S.OK), (396, S.OK), (397, S.E_DEEP), (700, S.E_DEEP))],
 ]
 
 
@@ -595,6 +602,35 @@ def test_compile_batch_rejects_bad_arguments():
     for max_code in (0, True, 2.5):
         with pytest.raises(ValueError, match="max_code"):
             compile_batch(batch, 1, max_code)
+
+
+def test_compile_batch_refuses_non_integer_dtypes():
+    batch = TokenBatch.from_sources(CORNERS[:1])
+    for name in ("tokens", "lengths", "lits", "nparams"):
+        for dtype in (torch.float32, torch.float64, torch.complex64, torch.bool):
+            bad = dataclasses.replace(batch, **{name: getattr(batch, name).to(dtype)})
+            with pytest.raises(TypeError, match=f"TokenBatch.{name} must be an integer tensor"):
+                compile_batch(bad, 1)
+
+
+def test_values_outside_int32_get_a_status_not_a_cast():
+    """int64 token ids and counts that a cast would wrap to valid ones are rejected."""
+    batch = TokenBatch.from_sources(CORNERS[:3])
+    assert (compile_batch(batch, 1).status == 0).all()
+    tokens = batch.tokens.to(torch.int64)
+    tokens[1, 2] += 2**32  # the same id modulo 2**32
+    lengths = batch.lengths.to(torch.int64)
+    lengths[2] -= 2**32
+    result = compile_batch(dataclasses.replace(batch, tokens=tokens, lengths=lengths), 1)
+    assert result.status.tolist() == [0, S.E_TOKEN, S.E_LENGTH]
+    assert result.err_pos[1] == 2 and result.lengths[1:].tolist() == [0, 0]
+    nparams = batch.nparams.to(torch.int64) + 2**32
+    result = compile_batch(dataclasses.replace(batch, nparams=nparams), 1)
+    assert result.status.tolist() == [S.E_LENGTH] * 3
+    # literal values wrap to int32, as every kiln literal does
+    lits = batch.lits.to(torch.int64) + 2**32
+    wrapped = compile_batch(dataclasses.replace(batch, lits=lits), 1)
+    assert torch.equal(wrapped.code, compile_batch(batch, 1).code)
 
 
 def test_empty_batch():

@@ -36,4 +36,5 @@ def test_bench_runs_every_section_and_writes_json(tmp_path):
     assert {r["workload"] for r in saved["results"]["vm"]} == {"straight-32", "loops"}
     assert any("CPython" in r["what"] for r in report["ratios"])
     assert any(line.startswith("\n## ratios") for line in lines)
-    assert not (tmp_path / "bench.json.tmp").exists()
+    assert any(r["what"].startswith("vector env steps/s") for r in report["ratios"])
+    assert [p.name for p in tmp_path.iterdir()] == ["bench.json"]  # no temporary left

@@ -47,7 +47,6 @@ def test_run_prints_result(capsys):
     (["compile", str(GCD), "-O7"], "optimisation level"),
     (["run", str(GCD), "1"], "takes 2 argument"),
     (["run", str(GCD), "1", "x"], "not an integer"),
-    (["run", str(GCD), "1", "99999999999"], "outside int32"),
     (["run", str(GCD), "1", "2", "--fuel", "0"], "fuel"),
     (["frobnicate"], "invalid choice"),
     ([], "required"),
@@ -83,3 +82,87 @@ def test_console_script_entry_point():
                           text=True, timeout=300)
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "Traceback" not in proc.stderr
+
+
+def test_arguments_wrap_to_int32_like_program_run(capsys, tmp_path):
+    ident = tmp_path / "ident.py"
+    ident.write_text("def f(a):\n    return a\n")
+    for text, want in [("4294967297", 1), ("0x80000000", -2**31), ("-2147483649", 2**31 - 1)]:
+        status, out, err = run_cli(capsys, "run", str(ident), text)
+        assert status == 0, err
+        assert int(out) == want == int(kiln.compile(ident.read_text()).run([[int(text, 0)]])[0])
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out == f"kiln {kiln.__version__}\n"
+
+
+def test_bench_help_names_every_section():
+    from kiln.cli import BENCH_SECTIONS
+    from kiln.bench import SECTIONS
+
+    assert BENCH_SECTIONS == tuple(SECTIONS)
+
+
+@pytest.mark.parametrize("make", ["missing_dir", "directory", "read_only", "device"])
+def test_bench_json_path_is_checked_before_the_work(capsys, tmp_path, monkeypatch, make):
+    import kiln.bench as bench
+
+    ran = []
+    monkeypatch.setattr(bench, "run_bench", lambda cfg: ran.append(cfg))
+    path = {"missing_dir": tmp_path / "no" / "b.json", "directory": tmp_path,
+            "read_only": tmp_path / "ro.json", "device": "/dev/null"}[make]
+    if make == "read_only":
+        path.write_text("keep")
+        path.chmod(0o444)
+    status, _, err = run_cli(capsys, "bench", "--quick", "--json", str(path))
+    assert status != 0 and not ran
+    assert err.startswith("kiln: error: cannot write") and err.count("\n") == 1, err
+    if make == "read_only":
+        assert path.read_text() == "keep"
+
+
+def test_bench_writes_no_file_unless_asked(capsys, tmp_path, monkeypatch):
+    import kiln.bench as bench
+
+    seen = []
+    monkeypatch.setattr(bench, "run_bench", lambda cfg: seen.append(cfg))
+    assert run_cli(capsys, "bench", "--quick")[0] == 0
+    assert seen[0].json_path is None and bench.BenchConfig().json_path is None
+    assert run_cli(capsys, "bench", "--quick", "--json", str(tmp_path / "b.json"))[0] == 0
+    assert seen[1].json_path == str(tmp_path / "b.json")
+
+
+def test_interrupt_inside_compiled_code_is_one_line(capsys, monkeypatch):
+    import kiln.bench as bench
+
+    def interrupted(cfg):  # what numba raises when Ctrl-C lands inside compiled code
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as exc:
+            raise SystemError("returned a result with an exception set") from exc
+
+    monkeypatch.setattr(bench, "run_bench", interrupted)
+    status, _, err = run_cli(capsys, "bench", "--quick")
+    assert status == 130 and err == "kiln: interrupted\n"
+
+
+def test_full_disk_is_one_line_error():
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run([sys.executable, "-m", "kiln", "compile", str(GCD)], stdout=full,
+                              stderr=subprocess.PIPE, text=True, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("kiln: error: cannot write output") \
+        and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_first_use_says_that_kernels_compile(capsys, tmp_path, monkeypatch):
+    from kiln import firstuse
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))  # an empty cache: cold
+    assert not firstuse.kernels_cached()
+    monkeypatch.setattr(firstuse, "kernels_cached", lambda: False)
+    status, out, err = run_cli(capsys, "run", str(GCD), "12", "18")
+    assert status == 0 and out == "6\n" and err == firstuse.NOTICE + "\n"

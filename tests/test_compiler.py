@@ -112,3 +112,66 @@ def test_out_of_fuel_raises():
     prog = kiln.compile("def f(a):\n    while True:\n        a += 1\n    return a\n")
     with pytest.raises(kiln.OutOfFuel):
         prog.run([[0]], fuel=1000)
+
+
+def _chain(kind: str, n: int) -> str:
+    operands = ["a", "b"] * (n // 2)
+    if kind in ("min", "max"):
+        return f"def f(a, b):\n    return {kind}({', '.join(operands)})\n"
+    if kind == "minmin":
+        m = f"min({', '.join(operands)})"
+        return f"def f(a, b):\n    return {m} == {m}\n"
+    op = {"and": "and", "or": "or", "cmp": "<"}[kind]
+    return f"def f(a, b):\n    return {f' {op} '.join(operands)}\n"
+
+
+@pytest.mark.parametrize("kind", ["and", "or", "min", "cmp", "minmin"])
+def test_long_flat_chains_are_a_compile_error_at_the_depth_limit(kind):
+    """Chains of thousands of operands once raised RecursionError (or ran for minutes at -O2):
+    a chain of n operands counts as n levels of nesting, against MAX_AST_DEPTH."""
+    from kiln.compilers.frontend import MAX_AST_DEPTH
+
+    kiln.compile(_chain(kind, 100), 2)
+    for n in (MAX_AST_DEPTH + 2, 20_000):
+        for opt in (0, 2):
+            with pytest.raises(kiln.CompileError, match="nested more than") as exc:
+                kiln.compile(_chain(kind, n), opt)
+            assert exc.value.lineno == 2 and exc.value.col > 0
+        with pytest.raises(kiln.CompileError, match="nested more than"):
+            kiln.interpret(_chain(kind, n), [[1, 2]])
+
+
+@pytest.mark.parametrize("source,snippet", [
+    ("def f(a):\n    é = 1; return a / 2\n", "a / 2"),
+    ("def f(a):\n    ééé = 1; return a / 2\n", "a / 2"),
+    ("def f(a):\n    ééé = 1; return a $ 2\n", "$ 2"),
+])
+def test_error_columns_count_characters_not_bytes(source, snippet):
+    """Columns were UTF-8 byte offsets: past the error on lines with non-ASCII text."""
+    with pytest.raises(kiln.CompileError) as exc:
+        kiln.compile(source)
+    line = source.splitlines()[exc.value.lineno - 1]
+    assert line[exc.value.col - 1:].startswith(snippet), (exc.value, line)
+
+
+def test_limit_errors_point_at_the_construct_that_crossed_the_limit():
+    """"control flow nested too deeply" and "expression too deep" once said line 0."""
+    nested = "def f(a):\n" + "".join("    " * (i + 1) + f"while a < {i}:\n" for i in range(17)) \
+        + "    " * 18 + "a += 1\n    return a\n"
+    with pytest.raises(kiln.CompileError, match="control flow nested too deeply") as exc:
+        kiln.compile(nested)
+    assert (exc.value.lineno, exc.value.col) == (18, 4 * 17 + 1)  # 17th while: 34 > 32 blocks
+    expr = "a"
+    for _ in range(70):
+        expr = f"a - ({expr})"
+    with pytest.raises(kiln.CompileError, match="expression too deep") as exc:
+        kiln.compile(f"def f(a):\n    b = 1\n    return {expr}\n", 0)
+    assert exc.value.lineno == 3 and exc.value.col > 100
+
+
+@pytest.mark.parametrize("expr", ["-" * 5000 + "a", "not " * 5000 + "a",
+                                  "a if a else " * 3000 + "a"])
+def test_too_deep_for_pythons_parser_still_has_a_position(expr):
+    with pytest.raises(kiln.CompileError, match="nested more than") as exc:
+        kiln.compile(f"def f(a):\n    b = a\n    return {expr}\n")
+    assert (exc.value.lineno, exc.value.col) == (3, 5)

@@ -181,7 +181,17 @@ def test_rewards_for_wrong_slow_fast_and_looping_programs() -> None:
 
     env.reset(options={"program": source})
     reward, info = run(env, ["loop", "br 0", "end", "eos"])
-    assert (info["outcome"], reward) == (Outcome.OUT_OF_FUEL, -1.0)
+    assert (info["outcome"], reward, info["speedup"]) == (Outcome.OUT_OF_FUEL, -1.0, 0.0)
+
+
+def test_a_program_without_an_answer_earns_nothing() -> None:
+    """The oracle loops forever: an empty endless loop once scored the maximum (4.0)."""
+    env = CompileEnv(SMALL)
+    forever = "def f(x):\n    while True:\n        x += 1\n    return x\n"
+    for tokens in (["loop", "br 0", "end", "eos"], ["const 0", "return", "eos"]):
+        env.reset(options={"program": forever})
+        reward, info = run(env, tokens)
+        assert (info["outcome"], reward, info["speedup"]) == (Outcome.NO_ANSWER, 0.0, 0.0), tokens
 
 
 def test_seeding_is_reproducible_and_episodes_advance() -> None:
@@ -229,6 +239,20 @@ def test_bad_params_are_refused() -> None:
             EnvParams(**bad)
     with pytest.raises(ValueError, match="render_mode"):
         CompileEnv(render_mode="human")
+    for name in ("correct_reward", "speed_weight", "wrong_penalty", "fuel_penalty"):
+        for value in (float("nan"), float("inf"), "1", True):
+            with pytest.raises(ValueError, match=f"EnvParams.{name} must be a finite number"):
+                EnvParams(**{name: value})
+
+
+def test_bad_env_arguments_say_what_is_accepted() -> None:
+    with pytest.raises(TypeError, match="params must be an EnvParams"):
+        CompileEnv("x")
+    with pytest.raises(TypeError, match="generator must be a GenConfig"):
+        CompileEnv(generator="x")
+    for suite in ([], "gcd", [1]):
+        with pytest.raises(ValueError, match="suite must be None"):
+            CompileEnv(source="suite", suite=suite)
 
 
 def test_render_shows_source_and_target() -> None:
@@ -274,3 +298,17 @@ def test_masked_token_is_refused():
         refused, reward, _ = compile_env.step_env(state, token, params)
         assert refused.outcome == Outcome.INVALID_ACTION and refused.tokens == ()
         assert reward == params.invalid_action_penalty
+
+
+def test_an_episode_of_max_len_steps_is_terminated_and_truncated_as_documented() -> None:
+    env = gym.make("kiln/Compile-v0", source="suite", params=EnvParams(max_len=4),
+                   max_episode_steps=4)
+    _, info = env.reset(seed=0, options={"program": "sign"})
+    steps, terminated, truncated = 0, False, False
+    while not (terminated or truncated):
+        allowed = info["action_mask"].nonzero()[0]
+        token = int(allowed[-1]) if len(allowed) > 1 else int(allowed[0])  # avoid eos if we can
+        _, _, terminated, truncated, info = env.step(token)
+        steps += 1
+    assert steps == 4 and terminated and truncated
+    assert "terminated=True`` *and* ``truncated=True``" in CompileEnv.__doc__

@@ -105,28 +105,36 @@ def test_run_tests_and_compare_match_the_reference_vm() -> None:
         runs_r = [run_reference(code[j], row, 2, fuel) for row in inputs[k].tolist()]
         assert got_c.value[k].tolist() == [v for v, _, _ in runs_c], f"fuel {fuel}, pair {k}"
         assert got_r.cycles[k].tolist() == [c for _, _, c in runs_r], f"fuel {fuel}, pair {k}"
-        passed = [(sc == sr == OK and vc == vr) or sc == sr == OUT_OF_FUEL
+        passed = [sc == sr == OK and vc == vr
                   for (vc, sc, _), (vr, sr, _) in zip(runs_c, runs_r)]
         assert result.passed[k].tolist() == passed, f"fuel {fuel}, pair {k}"
         assert result.pass_rate[k].item() == sum(passed) / len(passed)
         total_c, total_r = sum(c for *_, c in runs_c), sum(c for *_, c in runs_r)
         assert result.candidate_cost[k].item() == total_c / len(runs_c)
-        assert result.speedup[k].item() == max(total_r, 1) / max(total_c, 1)
-        fuel_out = any(s == OUT_OF_FUEL and not p for (_, s, _), p in zip(runs_c, passed))
-        assert result.fuel_out[k].item() == fuel_out
+        finished = all(sc == sr == OK for (_, sc, _), (_, sr, _) in zip(runs_c, runs_r))
+        assert result.speedup[k].item() == (max(total_r, 1) / max(total_c, 1) if finished
+                                            else 0.0)
+        assert result.fuel_out[k].item() == any(s == OUT_OF_FUEL for _, s, _ in runs_c)
+        assert result.answered[k].item() == all(s == OK for _, s, _ in runs_r)
         assert result.correct[k].item() == all(passed)
     same = torch.tensor([i == j for i, j in pairs])
-    assert result.correct[same].all() and (result.speedup[same] == 1).all()
+    done = same & result.answered  # a program that runs out of fuel has no answer, even to itself
+    assert result.correct[done].all() and (result.speedup[done] == 1).all()
+    assert not result.correct[~result.answered].any()
 
 
-def test_compare_counts_fuel_outs_as_agreement() -> None:
+def test_compare_never_passes_or_prices_a_cut_off_run() -> None:
+    """Both out of fuel once counted as agreement, and a speedup came from the cut-off runs:
+    an empty endless loop matched an endless oracle and scored the maximum."""
     def res(value, status, cycles):
         return Result(*(torch.tensor([x], dtype=torch.int32) for x in (value, status, cycles)))
 
     c = evaluation.compare(res([1, 0, 5], [OK, OUT_OF_FUEL, OK], [4, 9, 2]),
                            res([1, 0, 6], [OK, OUT_OF_FUEL, OK], [3, 9, 3]))
-    assert c.passed.tolist() == [[True, True, False]] and not c.fuel_out.item()
-    assert c.speedup.item() == 15 / 15 and c.reference_cost.item() == 5.0
+    assert c.passed.tolist() == [[True, False, False]] and c.fuel_out.item()
+    assert not c.answered.item() and c.speedup.item() == 0.0 and c.reference_cost.item() == 5.0
+    c = evaluation.compare(res([1, 5], [OK, OK], [4, 2]), res([1, 5], [OK, OK], [3, 9]))
+    assert c.correct.item() and c.answered.item() and c.speedup.item() == 12 / 6
 
 
 def test_geometric_mean() -> None:

@@ -235,3 +235,86 @@ def test_config_array_and_bitmask() -> None:
     assert bitmask([], CMP_SYMBOLS) == 0
     with pytest.raises(ValueError, match="not one of"):
         bitmask(["**"], BINOP_SYMBOLS)
+
+
+def _const(node: ast.expr) -> int | None:
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        return None
+    return int(value) if isinstance(value, int) else None
+
+
+def _trip_bound(args: list[ast.expr]) -> int | None:
+    """The most iterations ``range(*args)`` can make for any inputs, for the generator's forms."""
+    consts = [_const(a) for a in args]
+    if all(c is not None for c in consts):
+        return len(range(*consts))
+    if len(args) == 1:
+        (e,) = args
+        if isinstance(e, ast.Call) and e.func.id == "min":
+            return _const(e.args[1])
+        if isinstance(e, ast.BinOp) and isinstance(e.op, ast.BitAnd):
+            return _const(e.right)
+    if len(args) >= 2 and consts[0] is not None and isinstance(args[1], ast.Call):
+        bound = _const(args[1].args[1])
+        if args[1].func.id == "min":
+            return bound - consts[0]
+        if args[1].func.id == "max" and consts[2:] == [-1]:
+            return consts[0] - bound
+    return None
+
+
+def _random_config(rng: np.random.Generator) -> GenConfig | None:
+    lo = int(rng.choice([-2**31, -1000, -4, 0, 5]))
+    hi = int(rng.choice([2**31 - 1, 3, 16, 70000])) if rng.random() < 0.9 else lo
+    try:
+        return GenConfig(min_stmts=1, max_stmts=int(rng.integers(1, 65)),
+                         max_depth=int(rng.integers(0, 5)), max_trip=int(rng.integers(0, 65)),
+                         expr_depth=int(rng.integers(1, 6)), expr_nodes=int(rng.integers(1, 17)),
+                         lit_min=lo, lit_max=max(lo, hi), p_for=float(rng.uniform(0, 0.4)),
+                         p_while=float(rng.uniform(0, 0.3)),
+                         p_special_lit=float(rng.uniform(0, 0.5)), max_tokens=8192)
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize("case", range(12))
+def test_loop_bounds_hold_for_every_config(case: int) -> None:
+    """Every for loop makes at most max_trip iterations and every while loop's counter bound is
+    at most max_trip, however full the literal table gets (it once reused a random literal as a
+    loop bound)."""
+    rng = np.random.default_rng(SEED + 100 + case)
+    config = _random_config(rng) if case else GenConfig(
+        lit_min=-2**31, lit_max=2**31 - 1, max_stmts=64, expr_nodes=16, max_tokens=8192)
+    if config is None:
+        pytest.skip("drew an invalid config")
+    seed, count = (0, 456) if case == 0 else (int(rng.integers(2**31)), 60)
+    batch = generate_batch(count, seed, config)
+    for i in range(count):
+        source = batch.source(i)
+        where = f"generate_batch({i + 1}, {seed}, {config}).source({i}):\n{source}"
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.For):
+                bound = _trip_bound(node.iter.args)
+                assert bound is not None and bound <= config.max_trip, where
+            elif isinstance(node, ast.While):
+                test = node.test.values[0] if isinstance(node.test, ast.BoolOp) else node.test
+                assert _const(test.comparators[0]) <= config.max_trip, where
+
+
+def test_arguments_are_checked_not_converted() -> None:
+    for seed in (1.5, "12", True, -1, 2**63):
+        with pytest.raises(ValueError, match="seed must be an int"):
+            generate_batch(2, seed)
+    for n in (-1, "3", 2.0, False):
+        with pytest.raises(ValueError, match="number of programs"):
+            generate_batch(n, 0)
+    with pytest.raises(TypeError, match="config must be a GenConfig"):
+        generate_batch(2, 0, "x")
+    with pytest.raises(ValueError, match="device must be"):
+        generate_batch(2, 0, device="x")
+    on_cpu = generate_batch(3, 5, device="cpu")
+    for field in FIELDS:
+        assert np.array_equal(getattr(on_cpu, field).numpy(),
+                              getattr(generate_batch(3, 5), field).numpy()), field

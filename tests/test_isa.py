@@ -62,6 +62,16 @@ def test_validator_rejects_with_position(text, status, pc):
     assert (err.status, err.pc) == (status, pc), str(err)
 
 
+@pytest.mark.parametrize("row", [(isa.BY_NAME["add"].code, 99), (isa.BLOCK, 7),
+                                 (isa.BY_NAME["return"].code, -1)])
+def test_operands_on_operandless_opcodes_are_rejected(row):
+    """They were accepted, and the disassembler dropped them: the round trip broke."""
+    code = np.array([[isa.CONST, 1], [isa.CONST, 2], list(row)], dtype=np.int32)
+    with pytest.raises(ValidationError, match="operand on an opcode that takes none") as exc:
+        validate(code)
+    assert exc.value.pc == 2
+
+
 def test_validator_rejects_bad_arrays():
     with pytest.raises(ValidationError, match="unknown opcode"):
         validate([[99, 0]])
@@ -106,6 +116,25 @@ def test_asm_round_trip_random_code():
         back = assemble(text)
         assert np.array_equal(back, code.astype(np.int32)), f"seed {seed}"
         assert disassemble(back) == text
+
+
+def test_asm_round_trip_holds_for_every_valid_program():
+    """Random rows with random operands, kept when valid: the text gives the code back."""
+    from bytecode_fuzz import random_walk_program
+
+    rng = np.random.default_rng(2)
+    kept = 0
+    for seed in range(400):
+        code = np.array(random_walk_program(rng, int(rng.integers(1, 30))), dtype=np.int32)
+        row = int(rng.integers(len(code)))
+        code[row, 1] = rng.choice([0, 1, 7, -1, 99])
+        try:
+            validate(code)
+        except ValidationError:
+            continue
+        kept += 1
+        assert np.array_equal(assemble(disassemble(code)), code), f"seed {seed}: {code.tolist()}"
+    assert kept > 20
 
 
 @pytest.mark.parametrize("text,line", [("frob", 1), ("add 1", 1), ("\nconst", 2),

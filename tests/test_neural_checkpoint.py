@@ -103,15 +103,10 @@ def test_bad_metadata_refused(saved):
         load_checkpoint(path)
 
 
-def test_write_is_atomic(tmp_path, monkeypatch):
-    target = tmp_path / "f.bin"
-    target.write_bytes(b"old")
+def test_unwritable_path_refused_before_anything_is_written(tmp_path):
+    from kiln.fileio import OutputPathError
 
-    def fail(*args):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(checkpoint.os, "fsync", fail)
-    with pytest.raises(OSError, match="disk full"):
-        checkpoint.write_atomic(target, b"new")
-    assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["f.bin"]
+    (tmp_path / "m.safetensors").mkdir()
+    with pytest.raises(OutputPathError, match="it is a directory"):
+        save_checkpoint(tmp_path / "m", Seq2Seq(ModelConfig.preset("tiny")))
+    assert not (tmp_path / "m.json").exists()

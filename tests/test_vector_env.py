@@ -216,7 +216,7 @@ def test_reset_without_seed_starts_every_lanes_next_episode() -> None:
     single = CompileEnv(SMALL, source="suite")
     single.reset(seed=5)
     _, info = single.reset()
-    assert info["program_index"] == int(env.state.program[2])
+    assert info["program_index"] == int(env.program_table.index[env.state.program[2]])
 
 
 @needs_cuda
@@ -281,3 +281,53 @@ def test_the_suite_table_holds_the_reference_compilers_code(opt: int) -> None:
         expected = kiln.compile(program.source, opt).code
         assert int(table.oracle_len[i]) == len(expected), program.name
         assert np.array_equal(table.oracle[i, :len(expected)].numpy(), expected), program.name
+
+
+def test_programs_without_an_answer_stay_out_of_both_envs() -> None:
+    """With little fuel, suite programs whose oracle runs out on the probe tests leave the
+    table; the single env draws from the same rows, and both still agree step for step."""
+    from kiln.compilers.vm import OK, execute
+    from kiln.envs.programs import probe_inputs
+
+    params = SMALL.replace(fuel=300)
+    env = CompileVectorEnv(2, params, source="suite")
+    table = env.program_table
+    total = len(env.sources.get("suite"))
+    assert 0 < len(table.index) < total, "fuel 300 should leave some suite programs out"
+    probe = execute(table.oracle, probe_inputs(params.num_tests, torch.device("cpu")),
+                    table.nparams, table.oracle_len, params.fuel)
+    assert bool((probe.status == OK).all())
+    single = CompileEnv(params, source="suite")
+    assert np.array_equal(single.sources.answered("suite", 1, params.max_source_len, 1024,
+                                                  params.fuel, params.num_tests),
+                          table.index.numpy())
+    for seed in range(6):
+        _, info = single.reset(seed=seed)
+        assert info["program_index"] in set(table.index.tolist())
+    differential("suite", 5, 3, 40, "cpu", params=params)
+
+
+def test_every_program_out_of_fuel_is_refused() -> None:
+    with pytest.raises(ValueError, match="runs out of fuel"):
+        CompileVectorEnv(1, SMALL.replace(fuel=1), source="suite")
+
+
+@pytest.mark.parametrize("kwargs,error,message", [
+    ({"params": "x"}, TypeError, "params must be an EnvParams"),
+    ({"generator": "x"}, TypeError, "generator must be a GenConfig"),
+    ({"source": "suite", "suite": []}, ValueError, "suite must be None"),
+    ({"max_episode_steps": "x"}, ValueError, "max_episode_steps must be None or a positive int"),
+    ({"max_episode_steps": 0}, ValueError, "max_episode_steps must be None or a positive int"),
+    ({"device": "nonsense"}, ValueError, "device must be"),
+    ({"num_envs": 10**9}, ValueError, "lanes need about"),
+])
+def test_bad_vector_env_arguments_fail_up_front(kwargs, error, message) -> None:
+    kwargs = {"num_envs": 1, **kwargs}
+    with pytest.raises(error, match=message):
+        CompileVectorEnv(**kwargs)
+
+
+@pytest.mark.skipif(CUDA, reason="checks the CPU-only refusal")
+def test_cuda_on_a_cpu_only_torch_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="sees no CUDA device"):
+        CompileVectorEnv(1, device="cuda")

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import os
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -160,7 +163,7 @@ def test_link_matches_validate(seed):
         program = structured_program(rng, 2)
         programs.append(corrupt(rng, program) if i % 2 else program)
     code, lengths = pad(programs)
-    jump, status, err_pc = cpu.link(code, lengths)
+    jump, status, err_pc = cpu.link(code, lengths)[:3]
     for b, program in enumerate(programs):
         try:
             linked = validate.validate(program)
@@ -219,9 +222,13 @@ def test_strict_raises_for_invalid_programs():
                          fuel=MAX_FUEL + 1), "fuel must be an int in 0.."),
     (lambda: cpu.execute(np.zeros((1, 3, 2), np.int32), np.zeros((1, 0), np.int32), 0,
                          linked=Linked(*(np.zeros(s, np.int32) for s in ((1, 2), 1, 1)))),
-     "linked must come from linking this code"),
+     "linked must come from kiln.compilers.vm.link"),
+    (lambda: cpu.execute(np.zeros((1, 3, 2), np.int32), np.zeros((1, 0), np.int32), 2**40),
+     r"nparams = 1099511627776 is outside int32"),
+    (lambda: cpu.execute(np.zeros((1, 3, 2), np.int32), np.zeros((1, 0), np.int32), 0,
+                         lengths=2**40), "lengths = 1099511627776 is outside int32"),
 ], ids=["code-shape", "inputs-shape", "code-dtype", "nparams", "inputs-range", "lengths",
-        "fuel", "linked"])
+        "fuel", "linked", "nparams-overflow", "lengths-overflow"])
 def test_wrapper_rejects_malformed_arguments(call, message):
     with pytest.raises(ValueError, match=message):
         call()
@@ -237,9 +244,10 @@ def test_torch_cpu_tensors_round_trip():
     for g, w in zip(got, want):
         assert isinstance(g, torch.Tensor) and g.dtype == torch.int32
         np.testing.assert_array_equal(g.numpy(), w)
-    linked = link(torch.from_numpy(code), torch.from_numpy(lengths))
+    code_t = torch.from_numpy(code)
+    linked = link(code_t, torch.from_numpy(lengths))
     assert isinstance(linked.jump, torch.Tensor)
-    again = execute(torch.from_numpy(code), torch.from_numpy(inputs), torch.from_numpy(nparams),
+    again = execute(code_t, torch.from_numpy(inputs), torch.from_numpy(nparams),
                     torch.from_numpy(lengths), 500, linked=linked)
     np.testing.assert_array_equal(again.value.numpy(), want.value)
 
@@ -265,3 +273,36 @@ def test_count_steps_is_the_least_fuel_that_suffices():
     for row, n in zip(rows, steps):
         assert run_reference(code, row, 2, int(n))[1] == OK, f"row {row.tolist()}"
         assert run_reference(code, row, 2, int(n) - 1)[1] == OUT_OF_FUEL, f"row {row.tolist()}"
+
+
+# Two valid instructions, then drops that would pop far below the stack's bottom if run.
+_DROPS = "import numpy as np\nfrom kiln.compilers import vm\nfrom kiln.compilers.asm import assemble\n" \
+    "code = np.concatenate([assemble('const 1\\ndrop'), np.tile(assemble('drop'), (4000, 1))])[None]\n" \
+    "inputs = np.zeros((1, 0), np.int32)\n"
+
+
+def test_link_is_bound_to_the_lengths_it_validated():
+    """A Linked used with other lengths once read out of bounds (exit 139): now a ValueError."""
+    script = _DROPS + ("try:\n    vm.execute(code, inputs, 0, linked=vm.link(code, lengths=[2]))\n"
+                       "except ValueError as exc:\n    print('refused:', exc)\n")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, (proc.returncode, proc.stderr)
+    assert proc.stdout.startswith("refused: lengths differ"), proc.stdout
+
+
+def test_link_is_bound_to_the_code_it_validated():
+    good = assemble("const 1\ndrop")[None]
+    inputs = np.zeros((1, 0), np.int32)
+    linked = link(good)
+    assert execute(good, inputs, 0, linked=linked).status.tolist() == [[OK]]
+    other = assemble("drop\ndrop")[None]
+    with pytest.raises(ValueError, match="another code array"):
+        execute(other, inputs, 0, linked=linked)
+    with pytest.raises(ValueError, match="another code array"):
+        execute(good.copy(), inputs, 0, linked=linked)
+    forged = Linked(np.zeros((1, 2), np.int32), np.zeros(1, np.int32), np.zeros(1, np.int32))
+    with pytest.raises(ValueError, match="must come from kiln.compilers.vm.link"):
+        execute(other, inputs, 0, linked=forged)
+    with pytest.raises(ValueError, match="lengths differ"):
+        execute(good, inputs, 0, lengths=[1], linked=linked)

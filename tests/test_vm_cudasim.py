@@ -28,7 +28,7 @@ def _check(seed: int) -> None:
     from bytecode_fuzz import (corrupt, pad, random_inputs, random_walk_program,
                                structured_program)
 
-    from kiln.compilers.vm import cpu, gpu
+    from kiln.compilers.vm import INVALID, cpu, gpu
 
     assert gpu.is_simulator(), "NUMBA_ENABLE_CUDASIM=1 must be set before numba.cuda loads"
     rng = np.random.default_rng(seed)
@@ -59,6 +59,11 @@ def _check(seed: int) -> None:
             for name, g, w in zip(("value", "status", "cycles"), got, want):
                 np.testing.assert_array_equal(
                     g, w, err_msg=f"seed {seed}: {name}, inputs {inputs.shape}, fuel {fuel}")
+    # lengths other than those linked: INVALID, decided on the device
+    other = lengths.copy()
+    other[2] = (lengths[2] + 1) % (code.shape[1] + 1)
+    got = gpu.execute(code, inputs, nparams, other, 400, linked=got_link)
+    assert (got.status[2] == INVALID).all(), f"seed {seed}: unlinked lengths ran"
     print("ok")
 
 

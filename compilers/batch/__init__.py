@@ -42,13 +42,41 @@ class CodeBatch(NamedTuple):
     err_pos: torch.Tensor  # [B]
 
 
+_COLUMNS = ("tokens", "lengths", "lits", "nlits", "nparams", "nnames")
+# Integer dtypes whose every value int64 holds; wider or non-integer ones are refused.
+_INTEGER_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.uint16,
+                   torch.uint32)
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
+
+
+def _int32_column(name: str, column: torch.Tensor) -> torch.Tensor:
+    """A TokenBatch column as contiguous int32, decided on the device (no sync).
+
+    Literal values wrap to int32, as every kiln literal does. In the other columns a value
+    outside int32 becomes -1, which the compiler rejects with the status it gives any bad
+    token id (``E_TOKEN``, at that token) or count (``E_LENGTH``): a cast would wrap it into
+    some other, valid-looking value.
+    """
+    if column.dtype not in _INTEGER_DTYPES:
+        raise TypeError(f"TokenBatch.{name} must be an integer tensor (int8..int64, uint8.."
+                        f"uint32), got dtype {column.dtype}")
+    if column.dtype in (torch.int64, torch.uint32) and name != "lits":
+        wide = column.to(torch.int64)
+        column = torch.where((wide < _INT32_MIN) | (wide > _INT32_MAX), -1, wide)
+    elif column.dtype == torch.uint32:
+        column = column.to(torch.int64)
+    return column.to(torch.int32).contiguous()
+
+
 def compile_batch(batch: TokenBatch, opt: int = 1, max_code: int = DEFAULT_MAX_CODE, *,
                   variant: str = DEFAULT_VARIANT) -> CodeBatch:
     """Compile every program of ``batch`` at level ``opt`` (0 or 1) on the batch's device.
 
     ``max_code`` is the width of the code tensor (longer code gets a status); ``variant``
     picks the GPU kernel (``"thread"``: one thread per program, ``"warp"``: one warp per
-    program) and is ignored on the CPU.
+    program) and is ignored on the CPU. The batch's tensors may have any integer dtype up to
+    int64 (TypeError otherwise); a token id, length or count outside int32 gets a status like
+    any other bad one, and literal values wrap to int32.
     """
     if isinstance(opt, bool) or not isinstance(opt, (int, np.integer)) or opt not in OPT_LEVELS:
         raise ValueError(f"the batched compiler takes optimisation levels {OPT_LEVELS}, got "
@@ -56,8 +84,14 @@ def compile_batch(batch: TokenBatch, opt: int = 1, max_code: int = DEFAULT_MAX_C
     if isinstance(max_code, bool) or not isinstance(max_code, (int, np.integer)) \
             or not 1 <= max_code <= MAX_CODE_LIMIT:
         raise ValueError(f"max_code must be an int in 1..{MAX_CODE_LIMIT}, got {max_code!r}")
+    if not isinstance(batch, TokenBatch):
+        raise TypeError(f"compile_batch takes a TokenBatch, got {type(batch).__name__}")
     columns = [batch.tokens, batch.lengths, batch.lits, batch.nlits, batch.nparams,
                batch.nnames]
+    for name, column in zip(_COLUMNS, columns):
+        if not isinstance(column, torch.Tensor):
+            raise TypeError(f"TokenBatch.{name} must be a torch tensor, got "
+                            f"{type(column).__name__}")
     device = batch.tokens.device
     programs = batch.tokens.shape[0]
     if [c.dim() for c in columns] != [2, 1, 2, 1, 1, 1] or \
@@ -66,7 +100,7 @@ def compile_batch(batch: TokenBatch, opt: int = 1, max_code: int = DEFAULT_MAX_C
                          "nparams, nnames [B]")
     if any(c.device != device for c in columns):
         raise ValueError("every tensor of the TokenBatch must be on one device")
-    columns = [c.to(torch.int32).contiguous() for c in columns]
+    columns = [_int32_column(name, c) for name, c in zip(_COLUMNS, columns)]
     if device.type == "cuda":
         return CodeBatch(*gpu.compile_tensors(*columns, int(opt), int(max_code), variant))
     arrays = [c.numpy() for c in columns]

@@ -149,8 +149,8 @@ def _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib):
         nsib[vals[VALS_WIDTH * (vp - 1)]] = -1
         _leaf(nkind, narg, nchild, nsib, tok, N_CMP if cmp else N_BOOL, T_OP[t])
         nchild[tok] = vals[VALS_WIDTH * first]
+        h += vp - first  # a chain of n operands counts n levels (frontend.chain_levels)
         vp = first + 1
-        h += 1
     vals[VALS_WIDTH * (vp - 1)] = tok
     vals[VALS_WIDTH * (vp - 1) + 1] = h
     return sp - 1, vp
@@ -313,7 +313,9 @@ def parse_expr(tokens, n, j, paren, lits, nkind, narg, nchild, nsib, ops, vals):
                 nchild[tok] = vals[VALS_WIDTH * first]
                 vp = first + 1
                 vals[VALS_WIDTH * first] = tok
-                vals[VALS_WIDTH * first + 1] = max(2, h + 1)  # the callee is a Name, height 2
+                # the callee is a Name, height 2; n arguments count n levels
+                # (frontend.chain_levels)
+                vals[VALS_WIDTH * first + 1] = max(2, h + count)
         else:
             operand = True  # the next argument of a call
         j += 1

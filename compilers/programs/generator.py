@@ -127,6 +127,16 @@ class GenConfig:
             if not ok:
                 raise ValueError(f"GenConfig: {what}")
 
+        for f in fields(self):  # each knob's type is its default's: bool, int or float
+            value, kind = getattr(self, f.name), type(f.default)
+            ok = (isinstance(value, bool) if kind is bool
+                  else isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                  if kind is int
+                  else isinstance(value, (int, float, np.integer, np.floating))
+                  and not isinstance(value, bool) and np.isfinite(value))
+            if not ok:
+                raise TypeError(f"GenConfig.{f.name} must be a {kind.__name__}, got {value!r}")
+
         need(1 <= self.min_stmts <= self.max_stmts <= 1000,
              "need 1 <= min_stmts <= max_stmts <= 1000")
         need(0 <= self.max_depth <= MAX_DEPTH, f"max_depth must be in 0..{MAX_DEPTH}")
@@ -266,31 +276,84 @@ def _emit(st, out, tok):
     st[S_POS] += 1
 
 
+# Literal-table slots that only exact values (loop bounds, steps, counters) may take: a loop is
+# only started while this many are free, and its header needs at most this many new values.
+EXACT_RESERVE = 3
+
+
 @register_jitable
-def _emit_lit(st, out, lits, value):
-    """LIT k for ``value``: its index in the table, added if new (if full, any entry)."""
-    n = st[S_NLITS]
-    k = -1
+def _lit_index(lits, n, value):
     for j in range(n):
         if lits[j] == value:
-            k = j
+            return j
+    return -1
+
+
+@register_jitable
+def _emit_lit(st, out, lits, value):
+    """LIT k for an exact ``value``: its index in the table, added if new. Loops start only
+    while ``EXACT_RESERVE`` slots are free and free literals never take those, so an exact
+    value always finds room."""
+    n = st[S_NLITS]
+    k = _lit_index(lits, n, value)
     if k < 0:
-        if n < NUM_LITS:
-            k = n
-            lits[n] = value
-            st[S_NLITS] = n + 1
-        else:
-            k = _below(st, n)
+        k = n
+        lits[n] = value
+        st[S_NLITS] = n + 1
     _emit(st, out, LIT0 + k)
 
 
 @register_jitable
 def _emit_value(st, out, lits, knobs, value):
-    """An int32 value as canonical tokens: ``-k`` when unary minus is allowed, else a literal."""
+    """An exact int32 value as canonical tokens: ``-k`` when unary minus is allowed, else a
+    literal."""
     if value < 0 and value != INT32_MIN and knobs[K_UNOPS] & _NEG_BIT:
         _emit(st, out, MINUS)
         value = -value
     _emit_lit(st, out, lits, value)
+
+
+@register_jitable
+def _free_literal_room(st):
+    return st[S_NLITS] < NUM_LITS - EXACT_RESERVE
+
+
+@register_jitable
+def _emit_free_literal(st, out, lits, knobs):
+    """A random literal (``lit_min..lit_max`` or a special value) as an atom. When the table has
+    no room left for free literals, an entry already in it that is itself such a literal is
+    reused. (Only if none is, which takes 61 distinct loop constants outside the range and
+    none special, does an arbitrary entry stand in: the reserved slots stay for loop bounds,
+    whose promise is termination.)"""
+    value = _literal(st, knobs)
+    emitted = -value if value < 0 and value != INT32_MIN and knobs[K_UNOPS] & _NEG_BIT else value
+    if _free_literal_room(st) or _lit_index(lits, st[S_NLITS], emitted) >= 0:
+        _emit_value(st, out, lits, knobs, value)
+        return
+    n = st[S_NLITS]
+    start = _below(st, n)
+    for i in range(n):
+        j = (start + i) % n
+        if _is_free_literal(lits[j], knobs):
+            _emit(st, out, LIT0 + j)
+            return
+    _emit(st, out, LIT0 + start)
+
+
+@register_jitable
+def _is_free_literal(value, knobs):
+    if knobs[K_LIT_MIN] <= value <= knobs[K_LIT_MAX]:
+        return True
+    for special in _SPECIAL_LITS:
+        if special == value:
+            return True
+    return False
+
+
+@register_jitable
+def _loop_room(st):
+    """Whether a loop header's exact values are sure to find room in the literal table."""
+    return st[S_NLITS] <= NUM_LITS - EXACT_RESERVE
 
 
 @register_jitable
@@ -364,7 +427,7 @@ def _expr(st, out, lits, knobs, es, readable, min_prec, depth, flags):
             if readable != 0 and _below(st, 100) < 65:
                 _emit(st, out, NAME0 + _pick_bit(st, readable, 32))
             else:
-                _emit_value(st, out, lits, knobs, _literal(st, knobs))
+                _emit_free_literal(st, out, lits, knobs)
             continue
         st[S_NODES] -= 1
         op = 0
@@ -608,7 +671,7 @@ def _statement(st, out, lits, knobs, es, blocks, top):
         _suite(st, out)
         _open(blocks, top + 1, BK_IF, mask, 0, 0)
         return top + 1
-    if knobs[K_P_IF] <= r < p_for and nest:
+    if knobs[K_P_IF] <= r < p_for and nest and _loop_room(st):
         t = _target(st, knobs, 0)
         if t >= 0:
             _emit(st, out, FOR)
@@ -622,7 +685,7 @@ def _statement(st, out, lits, knobs, es, blocks, top):
             st[S_LOOPS] += 1
             st[S_LOOPVARS] |= bit
             return top + 1
-    if p_for <= r < p_while and nest and st[S_NNAMES] < knobs[K_MAX_VARS] \
+    if p_for <= r < p_while and nest and _loop_room(st) and st[S_NNAMES] < knobs[K_MAX_VARS] \
             and knobs[K_CMPOPS] & _LT_BIT and knobs[K_BINOPS] & _ADD_BIT:
         c = st[S_NNAMES]
         st[S_NNAMES] = c + 1
@@ -761,10 +824,28 @@ def _generate(seed, knobs, tokens, lits, meta):
 
 
 def check_seed(seed: int) -> int:
-    """``seed`` as the int64 that ``gen_one`` takes; ValueError outside 0..2**63-1."""
-    if not 0 <= int(seed) < 2**63:
-        raise ValueError(f"seed must be in 0..2**63-1, got {seed}")
+    """``seed`` as the int64 that ``gen_one`` takes: an int in 0..2**63-1, else ValueError
+    (floats, strings and bools are refused rather than converted)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= int(seed) < 2**63:
+        raise ValueError(f"seed must be an int in 0..2**63-1, got {seed!r}")
     return int(seed)
+
+
+def check_count(n: int) -> int:
+    """``n``, the number of programs of a batch: an int in 0..2**31-1, else ValueError."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= int(n) < 2**31:
+        raise ValueError(f"the number of programs must be an int in 0..2**31-1, got {n!r}")
+    return int(n)
+
+
+def check_config(config: GenConfig | None) -> GenConfig:
+    """``config``, or the defaults for None; TypeError for anything but a GenConfig."""
+    if config is None:
+        return GenConfig()
+    if not isinstance(config, GenConfig):
+        raise TypeError(f"config must be a GenConfig or None, got {type(config).__name__}")
+    return config
 
 
 def batch_from_arrays(tokens, lits, meta) -> TokenBatch:
@@ -772,12 +853,25 @@ def batch_from_arrays(tokens, lits, meta) -> TokenBatch:
     return TokenBatch(tokens, meta[0], lits, meta[1], meta[2], meta[3])
 
 
-def generate_batch(n: int, seed: int, config: GenConfig | None = None) -> TokenBatch:
-    """Programs ``0..n-1`` of stream ``seed``, generated on the CPU (parallel over programs).
+def generate_batch(n: int, seed: int, config: GenConfig | None = None,
+                   device: torch.device | str | None = None) -> TokenBatch:
+    """Programs ``0..n-1`` of stream ``seed``: a TokenBatch ``config.max_tokens`` wide.
 
-    The batch is ``config.max_tokens`` wide; programs are identical to ``generate_batch_cuda``'s.
+    On the CPU (``device`` None or ``"cpu"``) numba generates them in parallel over programs;
+    on a CUDA device ``generator_gpu.generate_batch_cuda`` does, with identical programs.
     """
-    config = config or GenConfig()
+    n, seed, config = check_count(n), check_seed(seed), check_config(config)
+    try:
+        device = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device must be 'cpu', 'cuda' or a torch.device, got {device!r}") \
+            from None
+    if device.type == "cuda":
+        from .generator_gpu import generate_batch_cuda
+
+        return generate_batch_cuda(n, seed, config, device=device)
+    if device.type != "cpu":
+        raise ValueError(f"generate_batch runs on the CPU or a CUDA device, got {device}")
     tokens = np.zeros((n, config.max_tokens), np.int32)
     lits = np.zeros((n, NUM_LITS), np.int32)
     meta = np.zeros((4, n), np.int32)

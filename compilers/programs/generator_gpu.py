@@ -20,7 +20,7 @@ import torch
 
 from ..tokens import NUM_LITS, TokenBatch
 from .generator import (ESTACK, MAX_BLOCKS, NUM_BFIELDS, NUM_STATE, GenConfig, batch_from_arrays,
-                        check_seed, gen_one)
+                        check_config, check_count, check_seed, gen_one)
 
 _THREADS = 128  # per block: the routine is branchy and uses ~6 KB of local memory per thread
 
@@ -68,8 +68,7 @@ def generate_batch_cuda(n: int, seed: int, config: GenConfig | None = None,
 
     Under the CUDA simulator ``device`` is ignored and the tensors are on the CPU.
     """
-    config = config or GenConfig()
-    seed = check_seed(seed)
+    n, seed, config = check_count(n), check_seed(seed), check_config(config)
     kernel, simulator = _kernel()
     blocks = max(1, math.ceil(n / _THREADS))
     if simulator:

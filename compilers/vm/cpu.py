@@ -13,7 +13,8 @@ from numba import njit, prange
 
 from ..isa import INT32_MAX, INT32_MIN, MAX_LOCALS, MAX_PARAMS, MAX_STACK
 from ..validate import CTL_SCRATCH, ValidationError, link_program
-from .shapes import batch_dims, check_fuel, check_linked, check_per_program, code_dims
+from .shapes import (batch_dims, check_bound, check_fuel, check_int32, check_linked,
+                     check_per_program, code_dims)
 from .core import run_one, runnable
 from .status import DEFAULT_FUEL, E_LENGTH, INVALID, LINK_MESSAGES, Linked, Result
 
@@ -130,18 +131,18 @@ def per_program(name: str, x, programs: int, default: int) -> np.ndarray:
     if x is None:
         x = default
     if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
-        return np.full(programs, x, dtype=np.int32)
+        return np.full(programs, check_int32(name, x), dtype=np.int32)
     arr = as_int32(name, x)
     check_per_program(name, arr.shape, programs)
     return arr
 
 
 def _like(template, record, kind):
-    """``record`` with its arrays as torch tensors when ``template`` is a tensor."""
+    """``record`` with its numpy arrays as torch tensors when ``template`` is a tensor."""
     tensor_type = _torch_tensor_type()
     if tensor_type is not None and isinstance(template, tensor_type):
         torch = sys.modules["torch"]
-        return kind(*(torch.from_numpy(a) for a in record))
+        return kind(*(torch.from_numpy(a) if isinstance(a, np.ndarray) else a for a in record))
     return record
 
 
@@ -154,12 +155,17 @@ def link(code, lengths=None) -> Linked:
     code_arr = as_int32("code", code)
     programs, length = code_dims(code_arr.shape)
     lengths_arr = per_program("lengths", lengths, programs, length)
-    linked = Linked(*link_batch(code_arr, lengths_arr))
-    return _like(code, linked, Linked)
+    jump, status, err_pc = link_batch(code_arr, lengths_arr)
+    return _like(code, Linked(jump, status, err_pc, code, lengths_arr.copy()), Linked)
 
 
-def _prepare(code, inputs, nparams, lengths, fuel: int, linked: Linked | None, strict: bool):
-    """Check and convert ``execute``'s arguments: the positional arguments of the kernels."""
+def _prepare(code, inputs, nparams, lengths, fuel: int, linked: Linked | None, strict: bool,
+             linked_code=None):
+    """Check and convert ``execute``'s arguments: the positional arguments of the kernels.
+
+    ``linked_code`` is the object ``linked`` must have been made from (default ``code``)."""
+    if linked is not None:
+        check_bound(linked, code if linked_code is None else linked_code)
     code_arr = as_int32("code", code)
     inputs_arr = as_int32("inputs", inputs)
     dims = batch_dims(code_arr.shape, inputs_arr.shape)
@@ -179,6 +185,10 @@ def _prepare(code, inputs, nparams, lengths, fuel: int, linked: Linked | None, s
         link_status = as_int32("linked.status", linked.status)
         err_pc = as_int32("linked.err_pc", linked.err_pc)
         check_linked(jump.shape, link_status.shape, dims.programs, dims.length)
+        linked_lengths = as_int32("linked.lengths", linked.lengths)
+        if not np.array_equal(linked_lengths, lengths_arr):
+            raise ValueError("lengths differ from the lengths that linked validated: pass the "
+                             "same lengths to link() and execute(), or link again")
     if strict and link_status.any():
         b = int(np.argmax(link_status != 0))
         raise ValidationError(int(err_pc[b]),
@@ -207,5 +217,8 @@ def count_steps(code, inputs, nparams, lengths=None, fuel: int = DEFAULT_FUEL, *
     torch tensors on any device are copied to the host). For benchmarks, not hot paths."""
     host = [x.cpu() if hasattr(x, "cpu") else x for x in (code, inputs, nparams, lengths)]
     if linked is not None:
-        linked = Linked(*(x.cpu() if hasattr(x, "cpu") else x for x in linked))
-    return steps_batch(*_prepare(*host, fuel, linked, False))
+        jump, status, err_pc, lengths_linked = (
+            x.cpu() if hasattr(x, "cpu") else x
+            for x in (linked.jump, linked.status, linked.err_pc, linked.lengths))
+        linked = Linked(jump, status, err_pc, linked.code, lengths_linked)
+    return steps_batch(*_prepare(*host, fuel, linked, False, linked_code=code))

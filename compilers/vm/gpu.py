@@ -28,9 +28,10 @@ import numpy as np
 from .. import validate
 from ..isa import MAX_LOCALS, MAX_PARAMS, MAX_STACK
 from . import core
-from .shapes import batch_dims, check_fuel, check_linked, check_per_program, code_dims
+from .shapes import (batch_dims, check_bound, check_fuel, check_int32, check_linked,
+                     check_per_program, code_dims)
 from .cpu import as_int32
-from .status import DEFAULT_FUEL, E_LENGTH, INVALID, Linked, Result
+from .status import DEFAULT_FUEL, E_LENGTH, E_UNLINKED, INVALID, Linked, Result
 
 _THREADS = 256        # per block on the GPU
 _BLOCKS_PER_SM = 16   # resident and queued blocks: measured best on an H200 (8: 7% slower)
@@ -157,6 +158,7 @@ class _Device:
         if x is None:
             x = default
         if isinstance(x, (int, np.integer)) and not isinstance(x, bool):
+            check_int32(name, x)
             if self.torch is None:
                 return np.full(programs, x, dtype=np.int32)
             return self.torch.full((programs,), x, dtype=self.torch.int32, device=self.device)
@@ -204,13 +206,14 @@ def link(code, lengths=None) -> Linked:
     nonzero status (a validator code, or ``E_LENGTH``); nothing waits for the kernel.
     """
     dev = _Device(_get(), code)
-    code = dev.int32("code", code)
-    programs, length = code_dims(tuple(code.shape))
+    code_arr = dev.int32("code", code)
+    programs, length = code_dims(tuple(code_arr.shape))
     lengths = dev.per_program("lengths", lengths, programs, length)
     jump = dev.new((programs, length), zero=True)
     status_pc = dev.new((2, programs))  # one allocation and one array view for numba, not two
-    dev.launch(dev.kernels.link, programs, code, lengths, jump, status_pc)
-    return Linked(jump, status_pc[0], status_pc[1])
+    dev.launch(dev.kernels.link, programs, code_arr, lengths, jump, status_pc)
+    return Linked(jump, status_pc[0], status_pc[1], code,
+                  lengths.copy() if dev.torch is None else lengths.clone())
 
 
 def execute(code, inputs, nparams, lengths=None, fuel: int = DEFAULT_FUEL, *,
@@ -221,6 +224,8 @@ def execute(code, inputs, nparams, lengths=None, fuel: int = DEFAULT_FUEL, *,
     fail to link, or whose ``nparams`` is outside ``0..min(P, MAX_PARAMS)`` (checked on the
     device: checking on the host would need a sync), get status INVALID.
     """
+    if linked is not None:
+        check_bound(linked, code)
     dev = _Device(_get(), code)
     code = dev.int32("code", code)
     inputs = dev.int32("inputs", inputs)
@@ -236,6 +241,12 @@ def execute(code, inputs, nparams, lengths=None, fuel: int = DEFAULT_FUEL, *,
     jump = dev.int32("linked.jump", linked.jump)
     link_status = dev.int32("linked.status", linked.status)
     check_linked(tuple(jump.shape), tuple(link_status.shape), dims.programs, dims.length)
+    linked_lengths = dev.int32("linked.lengths", linked.lengths)
+    check_per_program("linked.lengths", tuple(linked_lengths.shape), dims.programs)
+    # Lengths the link did not validate make a program INVALID, decided on the device (raising
+    # would need the comparison on the host: a sync).
+    where = np.where if dev.torch is None else dev.torch.where
+    link_status = where(lengths == linked_lengths, link_status, E_UNLINKED)
     shaped = inputs[None] if dims.shared else inputs
     out = dev.new((3, dims.programs, dims.rows))  # one allocation and array view, not three
     dev.launch(dev.kernels.execute, dims.programs * dims.rows, code, jump, lengths, nparams,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import operator
 from typing import NamedTuple
 
-from .status import MAX_FUEL
+from .status import MAX_FUEL, Linked
 
 
 class BatchDims(NamedTuple):
@@ -54,6 +54,26 @@ def check_linked(jump_shape: tuple[int, ...], status_shape: tuple[int, ...],
         raise ValueError(f"linked must come from linking this code: jump [B, L] = "
                          f"[{programs}, {length}] and status [B], got jump {list(jump_shape)} "
                          f"and status {list(status_shape)}")
+
+
+def check_bound(linked, code) -> None:
+    """ValueError unless ``linked`` came from ``link`` of this very ``code`` object."""
+    if not isinstance(linked, Linked):
+        raise TypeError(f"linked must be the Linked that link(code, lengths) returned, got "
+                        f"{type(linked).__name__}")
+    if linked.code is None or linked.lengths is None:
+        raise ValueError("linked must come from kiln.compilers.vm.link(code, lengths): it "
+                         "records the code and lengths it validated")
+    if linked.code is not code:
+        raise ValueError("linked was made by link() of another code array: pass the same code "
+                         "object that was linked (or link this one)")
+
+
+def check_int32(name: str, value: int) -> int:
+    """``value`` (a scalar for every program), or ValueError unless it fits int32."""
+    if not -(2**31) <= value < 2**31:
+        raise ValueError(f"{name} = {value} is outside int32")
+    return value
 
 
 def check_fuel(fuel: int) -> int:
