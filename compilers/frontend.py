@@ -21,6 +21,7 @@ from .isa import MAX_LOCALS, MAX_PARAMS, wrap
 BUILTINS: dict[str, int | None] = {
     "abs": 1, "min": None, "max": None,
     "lshr": 2, "ult": 2, "ule": 2, "ugt": 2, "uge": 2, "udiv": 2, "urem": 2,
+    "int": 1, "bool": 1,  # int(x) is x; bool(x) is 1 if x else 0 (as `not not x`)
 }
 BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.FloorDiv, ast.Mod, ast.LShift, ast.RShift,
           ast.BitAnd, ast.BitOr, ast.BitXor)

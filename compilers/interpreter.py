@@ -125,6 +125,7 @@ _CALLS: dict[str, Callable[..., int]] = {
     "abs": _abs, "lshr": _lshr, "udiv": _udiv, "urem": _urem,
     "ult": _unsigned(operator.lt), "ule": _unsigned(operator.le),
     "ugt": _unsigned(operator.gt), "uge": _unsigned(operator.ge),
+    "int": lambda a: a, "bool": lambda a: 1 if a else 0,
 }
 
 

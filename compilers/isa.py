@@ -274,6 +274,9 @@ PY_OPERATOR = {op.python: op.code for op in OPS if isinstance(op.python, type)}
 """The opcode of each Python operator (``ast`` class: ``ast.Add`` -> add, ``ast.Not`` -> eqz)."""
 PY_BUILTIN = {op.python: op.code for op in OPS if isinstance(op.python, str)}
 """The opcode of each builtin the language has (``"abs"`` -> abs, ``"ult"`` -> ult)."""
+PY_CONVERSION = {"int": (), "bool": (OP["eqz"], OP["eqz"])}
+"""The builtins with no opcode of their own, as the unary opcodes applied to their argument in
+turn: ``int(x)`` is ``x``, ``bool(x)`` is ``not not x``."""
 
 
 def evaluate(code: int, *operands: int) -> int:

@@ -42,7 +42,7 @@ TILDE = 34
 EQ, NE, LT, LE, GT, GE = range(35, 41)
 PLUSEQ, MINUSEQ, STAREQ, FLOORDIVEQ, PERCENTEQ, LSHIFTEQ, RSHIFTEQ, AMPEQ, PIPEEQ, CARETEQ = \
     range(41, 51)
-ABS, MIN, MAX, LSHR, ULT, ULE, UGT, UGE, UDIV, UREM = range(51, 61)
+ABS, MIN, MAX, LSHR, ULT, ULE, UGT, UGE, UDIV, UREM, INT, BOOL = range(51, 63)
 NAME0, NUM_NAMES = 64, 32
 LIT0, NUM_LITS = 96, 64
 SOURCE_VOCAB_SIZE = 160
@@ -50,7 +50,7 @@ SOURCE_VOCAB_SIZE = 160
 BINOP0, NUM_BINOPS = PLUS, 10    # binary operator i: BINOP0 + i, in frontend.BINOPS order
 CMP0, NUM_CMPS = EQ, 6           # comparison i: CMP0 + i, in frontend.CMPOPS order
 AUG0 = PLUSEQ                    # augmented assignment with binary operator i: AUG0 + i
-BUILTIN0, NUM_BUILTINS = ABS, 10  # builtin i: BUILTIN0 + i, in BUILTIN_NAMES order
+BUILTIN0, NUM_BUILTINS = ABS, 12  # builtin i: BUILTIN0 + i, in BUILTIN_NAMES order
 
 # Every fixed token: id, debugging name, source text.
 _TOKENS: tuple[tuple[int, str, str], ...] = (
@@ -73,7 +73,7 @@ _TOKENS: tuple[tuple[int, str, str], ...] = (
     (PIPEEQ, "PIPEEQ", "|="), (CARETEQ, "CARETEQ", "^="),
     (ABS, "ABS", "abs"), (MIN, "MIN", "min"), (MAX, "MAX", "max"), (LSHR, "LSHR", "lshr"),
     (ULT, "ULT", "ult"), (ULE, "ULE", "ule"), (UGT, "UGT", "ugt"), (UGE, "UGE", "uge"),
-    (UDIV, "UDIV", "udiv"), (UREM, "UREM", "urem"),
+    (UDIV, "UDIV", "udiv"), (UREM, "UREM", "urem"), (INT, "INT", "int"), (BOOL, "BOOL", "bool"),
 )
 
 # Python's precedence levels, lowest first; an operand whose level is below what its position
@@ -83,7 +83,7 @@ _TOKENS: tuple[tuple[int, str, str], ...] = (
 BINOP_PREC: tuple[int, ...] = (PREC_ARITH, PREC_ARITH, PREC_TERM, PREC_TERM, PREC_TERM,
                                PREC_SHIFT, PREC_SHIFT, PREC_BAND, PREC_BOR, PREC_BXOR)
 BUILTIN_NAMES: tuple[str, ...] = ("abs", "min", "max", "lshr", "ult", "ule", "ugt", "uge",
-                                  "udiv", "urem")
+                                  "udiv", "urem", "int", "bool")
 # fmt: on
 
 _NAME = {tok: name for tok, name, _ in _TOKENS}

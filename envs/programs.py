@@ -152,11 +152,7 @@ class GeneratorSource:
 
     def tokens(self, device: torch.device) -> TokenBatch:
         """The whole pool in token form, generated on ``device`` (CUDA: the GPU twin)."""
-        if device.type == "cuda":
-            from ..compilers.programs.generator_gpu import generate_batch_cuda
-
-            return generate_batch_cuda(self.pool_size, self.seed, self.config, device=device)
-        return gen.generate_batch(self.pool_size, self.seed, self.config)
+        return gen.generate_batch(self.pool_size, self.seed, self.config, device=device)
 
 
 class ProgramSources:

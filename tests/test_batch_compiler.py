@@ -20,17 +20,27 @@ from kiln.compilers.batch import (DEFAULT_MAX_CODE, MESSAGES, CodeBatch, compile
 from kiln.compilers.batch import status as S
 from kiln.compilers.batch.cpu import compile_arrays
 from kiln.compilers.frontend import CompileError
-from kiln.compilers.programs.generator import GenConfig, generate_batch
+from kiln.compilers.programs.generator import GenConfig, bitmask, generate_batch
 from kiln.compilers.programs.suite import load_suite
-from kiln.compilers.tokens import TokenBatch, TokenError, detokenize, tokenize
+from kiln.compilers.tokens import BUILTIN_NAMES, TokenBatch, TokenError, detokenize, tokenize
 from kiln.compilers.traditional.pipeline import compile_source
 
 SEED = 20251122
 BIG = GenConfig(max_stmts=40, max_depth=6, max_vars=24, expr_depth=6, expr_nodes=20,
                 max_tokens=2000)
+WITH_CONVERSIONS = GenConfig(builtins=bitmask(["abs", "int", "bool"], BUILTIN_NAMES))
 
 # Every construct and precedence corner, and the -O1 rules' corner cases.
 CORNERS = [
+    """\
+def f(a, b):
+    x = bool(a & 4) + int(a == b)
+    if bool(a < b):
+        return int(not b) - bool(bool(x))
+    while int(x < 3):
+        x += bool(a)
+    return int(-a) * bool(b) if int(a) else bool(a > b)
+""",
     """\
 def f(a):
     if 1:
@@ -303,7 +313,8 @@ def assert_identical(batch: TokenBatch, where: str) -> None:
             assert not code[i, lengths[i]:].any()
 
 
-@pytest.mark.parametrize("n,seed,config", [(2000, SEED, None), (400, SEED + 1, BIG)])
+@pytest.mark.parametrize("n,seed,config", [(2000, SEED, None), (400, SEED + 1, BIG),
+                                           (400, SEED + 2, WITH_CONVERSIONS)])
 def test_generated_programs_compile_identically(n, seed, config):
     assert_identical(generate_batch(n, seed, config), f"generate_batch({n}, seed={seed})")
 

@@ -175,6 +175,19 @@ def test_restricted_knobs() -> None:
     assert {T.WHILE, T.FOR, T.IF, T.AND, T.MIN, T.AMP, T.EQ} <= seen
 
 
+def test_conversion_builtins_are_knobs() -> None:
+    """``int`` and ``bool`` are off by default and generated, valid and canonical, when on."""
+    assert not GenConfig().builtins & bitmask(["int", "bool"], BUILTIN_NAMES)
+    config = GenConfig(builtins=bitmask(["int", "bool"], BUILTIN_NAMES))
+    seed = SEED + 4
+    seen = collections.Counter()
+    for i, source, fn, t in programs(300, seed, config):
+        seen.update(t.tokens.tolist())
+        assert not {T.ABS, T.MIN, T.MAX} & set(t.tokens.tolist()), f"seed {seed} program {i}"
+        assert np.array_equal(tokenize(source).tokens, t.tokens), f"seed {seed} program {i}"
+    assert seen[T.INT] > 20 and seen[T.BOOL] > 20
+
+
 def test_literal_range_and_statement_count() -> None:
     config = GenConfig(p_if=0, p_for=0, p_while=0, p_return=0, p_final_return=1.0,
                        min_stmts=5, max_stmts=5, lit_min=-3, lit_max=3, p_special_lit=0)

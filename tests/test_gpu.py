@@ -26,11 +26,10 @@ def _fields(record):
 
 @pytest.mark.parametrize("config_index", range(len(CONFIGS)))
 def test_generator_gpu_equals_cpu(config_index):
-    from kiln.compilers.programs.generator_gpu import generate_batch_cuda
     config = CONFIGS[config_index]
     seed = 1234 + config_index
     cpu = generate_batch(20_000, seed, config)
-    gpu = generate_batch_cuda(20_000, seed, config, "cuda")
+    gpu = generate_batch(20_000, seed, config, device="cuda")
     for name, value in _fields(cpu).items():
         assert torch.equal(value, _fields(gpu)[name].cpu()), f"seed {seed}: {name} differs"
 
@@ -40,8 +39,8 @@ def test_batch_compiler_gpu_equals_cpu(opt):
     from kiln.compilers.batch import compile_batch
     for seed, config in enumerate(CONFIGS):
         batch = generate_batch(20_000, seed, config)
-        cpu = compile_batch(batch, opt=opt)
         gpu = compile_batch(batch.to("cuda"), opt=opt)
+        cpu = compile_batch(batch, opt=opt)
         for name, value in _fields(cpu).items():
             assert torch.equal(torch.as_tensor(value), _fields(gpu)[name].cpu()), \
                 f"seed {seed} -O{opt}: {name} differs"
@@ -51,15 +50,16 @@ def test_vm_gpu_equals_cpu():
     from kiln.compilers.batch import compile_batch
     from kiln.compilers.vm import execute, link
     for seed, config in enumerate(CONFIGS):
-        code = compile_batch(generate_batch(4096, seed, config), opt=1)
+        tokens = generate_batch(4096, seed, config)
+        code = compile_batch(tokens, opt=1)
         rng = np.random.default_rng(seed)
         edge = np.array([0, 1, -1, isa.INT32_MIN, isa.INT32_MAX, 2**16, 31, 32], np.int64)
         inputs = np.concatenate([np.stack([np.roll(edge, k)[:6] for k in range(8)]),
                                  rng.integers(isa.INT32_MIN, isa.INT32_MAX, (248, 6),
                                               endpoint=True)]).astype(np.int32)
         for fuel in (100, 100_000):
-            cpu = execute(code.code, inputs, code.nparams, code.lengths, fuel=fuel)
-            dev = execute(code.code.cuda(), torch.from_numpy(inputs).cuda(), code.nparams.cuda(),
+            cpu = execute(code.code, inputs, tokens.nparams, code.lengths, fuel=fuel)
+            dev = execute(code.code.cuda(), torch.from_numpy(inputs).cuda(), tokens.nparams.cuda(),
                           code.lengths.cuda(), fuel=fuel)
             for name, a, b in zip(("value", "status", "cycles"), cpu, dev):
                 assert torch.equal(torch.as_tensor(a), b.cpu()), f"seed {seed} fuel {fuel}: {name}"
@@ -83,6 +83,25 @@ def test_vector_env_cuda_equals_cpu():
         for i in range(1, 4):  # rewards, terminated, truncated
             assert torch.equal(torch.as_tensor(out["cpu"][i]),
                                torch.as_tensor(out["cuda"][i]).cpu()), f"step {step}: item {i}"
+
+
+def test_repeated_launches_take_the_thin_path():
+    """After its first launch, a kernel launches through gpu_launch's thin path, and what it
+    computes is what numba's own launch computes (test_vm_gpu_equals_cpu checks it against the
+    CPU as well)."""
+    from kiln.compilers import gpu_launch
+    from kiln.compilers.asm import assemble
+    from kiln.compilers.vm import execute
+    assert gpu_launch.fast_path_available(), "numba-cuda lacks the internals of the thin path"
+    code = torch.from_numpy(np.stack([assemble("get 0\nget 1\nadd\nreturn\n")] * 3)).cuda()
+    inputs = torch.tensor([[1, 2], [isa.INT32_MAX, 1]], dtype=torch.int32, device="cuda")
+    first = execute(code, inputs, 2)
+    before = gpu_launch.launch_counts()["thin"]
+    again = execute(code, inputs, 2)
+    assert gpu_launch.launch_counts()["thin"] >= before + 2, "link and execute went through numba"
+    for a, b in zip(first, again):
+        assert torch.equal(a, b)
+    assert again.value.cpu().tolist() == [[3, isa.INT32_MIN]] * 3
 
 
 def test_neural_sampling_on_cuda_is_sync_free_valid_and_graph_equals_eager():

@@ -151,6 +151,18 @@ def test_unary_operators():
     assert interpret(fn("", "-(-2147483648)"), [])[0] == INT_MIN
 
 
+def test_int_and_bool_builtins():
+    rows = np.array(EDGES).reshape(-1, 1)
+    assert interpret(fn("a", "int(a)"), rows).tolist() == EDGES
+    assert interpret(fn("a", "bool(a)"), rows).tolist() == [int(x != 0) for x in EDGES]
+    check_pairs("int(a == b) + bool(a & b)", lambda a, b: int(a == b) + int(a & b != 0))
+    check_pairs("bool(a) * 3 - int(a < b)", lambda a, b: 3 * int(a != 0) - int(a < b))
+    for bad, message in (("bool()", "takes 1 arguments, got 0"),
+                         ("int(a, a)", "takes 1 arguments, got 2")):
+        with pytest.raises(CompileError, match=message):
+            interpret(fn("a", bad), rows)
+
+
 def test_boolean_operators_have_python_value_semantics():
     check_pairs("a and b", lambda a, b: b if a != 0 else a)
     check_pairs("a or b", lambda a, b: a if a != 0 else b)
@@ -578,9 +590,11 @@ def _combine(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.tuples(children, st.sampled_from(["<", "<=", "=="]), children,
                   st.sampled_from(["<", "!="]), children).map(
             lambda t: f"({t[0]} {t[1]} {t[2]} {t[3]} {t[4]})"),
-        st.tuples(st.sampled_from(["abs", "min", "max", "lshr", "ult", "ugt", "udiv", "urem"]),
+        st.tuples(st.sampled_from(["abs", "min", "max", "lshr", "ult", "ugt", "udiv", "urem",
+                                   "int", "bool"]),
                   children, children).map(
-            lambda t: f"{t[0]}({t[1]})" if t[0] == "abs" else f"{t[0]}({t[1]}, {t[2]})"),
+            lambda t: f"{t[0]}({t[1]})" if t[0] in ("abs", "int", "bool")
+            else f"{t[0]}({t[1]}, {t[2]})"),
     )
 
 

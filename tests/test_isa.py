@@ -217,17 +217,19 @@ def test_opcode_traits_hold_on_edge_values():
 
 
 def test_python_operators_map_to_their_opcodes():
-    """Each Python operator and builtin of the language has exactly one opcode, and it computes
-    what the reference interpreter computes."""
+    """Each Python operator and builtin of the language has exactly one opcode, or (``int``,
+    ``bool``) one sequence of unary opcodes, and it computes what the reference interpreter
+    computes."""
     import ast
 
     from kiln.compilers.frontend import BINOPS, BUILTINS, CMPOPS
     from kiln.compilers.interpreter import interpret
-    from kiln.compilers.isa import PY_BUILTIN, PY_OPERATOR, evaluate
+    from kiln.compilers.isa import PY_BUILTIN, PY_CONVERSION, PY_OPERATOR, evaluate
 
     assert set(BINOPS) | set(CMPOPS) | {ast.And, ast.Or, ast.USub, ast.Invert, ast.Not} \
         == set(PY_OPERATOR)
-    assert set(BUILTINS) == set(PY_BUILTIN)
+    assert set(BUILTINS) == set(PY_BUILTIN) | set(PY_CONVERSION)
+    assert not set(PY_BUILTIN) & set(PY_CONVERSION)
     rows = [[a, b] for a in (0, 7, -7, isa.INT32_MIN, isa.INT32_MAX)
             for b in (0, 3, -3, 31, isa.INT32_MAX)]
     for name, code in PY_BUILTIN.items():
@@ -235,4 +237,12 @@ def test_python_operators_map_to_their_opcodes():
             continue
         got = [evaluate(code, a, b) for a, b in rows]
         assert got == [int(v) for v in interpret(f"def f(a, b):\n    return {name}(a, b)\n",
+                                                  rows)], name
+    for name, codes in PY_CONVERSION.items():
+        got = []
+        for a, _ in rows:
+            for code in codes:
+                a = evaluate(code, a)
+            got.append(a)
+        assert got == [int(v) for v in interpret(f"def f(a, b):\n    return {name}(a)\n",
                                                   rows)], name

@@ -85,6 +85,7 @@ CANONICAL = [
      "lshr(v0, v1) + ult(v0, v1) - ule(v0, v1) * ugt(v0, v1) // uge(v0, v1) % udiv(v0, v1) "
      "^ urem(v0, v1)"),
     ("max(a, b) < min(c, d)", "max(v0, v1) < min(v2, v3)"),
+    ("int(a == b) + bool(a & 4)", "int(v0 == v1) + bool(v0 & 4)"),
     ("True + False", "1 + 0"),
     ("2147483648", "2147483648"),
     ("-2147483648", "-2147483648"),
@@ -192,10 +193,11 @@ def test_limits_and_errors() -> None:
 def test_token_table() -> None:
     for tok, name, _ in T._TOKENS:
         assert getattr(T, name) == tok and source_token_name(tok) == name
-    assert len({tok for tok, _, _ in T._TOKENS}) == len(T._TOKENS) == 61
+    assert len({tok for tok, _, _ in T._TOKENS}) == len(T._TOKENS) == 63
+    assert source_token_name(61) == "INT" and source_token_name(62) == "BOOL"
     assert source_token_name(64) == "NAME0" and source_token_name(95) == "NAME31"
     assert source_token_name(96) == "LIT0" and source_token_name(159) == "LIT63"
-    assert source_token_name(61) == "<invalid 61>" and source_token_name(160) == "<invalid 160>"
+    assert source_token_name(63) == "<invalid 63>" and source_token_name(160) == "<invalid 160>"
     assert T.SOURCE_VOCAB_SIZE == 160
     assert T.BINOP_SYMBOLS == ("+", "-", "*", "//", "%", "<<", ">>", "&", "|", "^")
     assert T.CMP_SYMBOLS == ("==", "!=", "<", "<=", ">", ">=")
@@ -234,6 +236,8 @@ MALFORMED = [
     ([*HEAD, "RETURN", "ABS", "LPAR", "NAME0", "COMMA", "NAME0", "RPAR", "NEWLINE", "DEDENT"],
      8, "takes 1 arguments, got 2"),
     ([*HEAD, "RETURN", "MIN", "LPAR", "NAME0", "RPAR", "NEWLINE", "DEDENT"], 8, "at least 2"),
+    ([*HEAD, "RETURN", "BOOL", "LPAR", "NAME0", "COMMA", "NAME0", "RPAR", "NEWLINE", "DEDENT"],
+     8, "takes 1 arguments, got 2"),
     ([*HEAD, "NAME0", "COMMA", "NAME1", "ASSIGN", "LIT0", "NEWLINE", "DEDENT"], 12,
      "1 values to 2 names"),
     ([*HEAD, "RETURN", "NAME0", "DEDENT"], 9, "expected NEWLINE"),
@@ -261,7 +265,7 @@ def test_malformed_streams(names: list[str], position: int, message: str) -> Non
     assert info.value.position == position, info.value
 
 
-@pytest.mark.parametrize("bad", [61, 63, 160, -1, 1000])
+@pytest.mark.parametrize("bad", [63, 160, -1, 1000])
 def test_invalid_token_ids(bad: int) -> None:
     with pytest.raises(TokenError, match="not a token id") as info:
         detokenize(ids(*HEAD) + [bad], [])

@@ -24,7 +24,7 @@ from ..isa import BLOCK, BR, BR_IF, CONST, ELSE, END, GET, IF, LOOP, MAX_LOCALS,
     SELECT, SET, TEE
 from ..vm.core import alu1
 from .parse import (N_ASSIGN, N_AUG, N_BIN, N_BOOL, N_BREAK, N_CALL, N_CMP, N_CONST,
-                    N_CONTINUE, N_IF, N_NAME, N_RETURN, N_TUPLE, N_UNARY, N_WHILE, NO_OP)
+                    N_CONTINUE, N_IF, N_NAME, N_RETURN, N_TUPLE, N_UNARY, N_WHILE, NO_OP, TRUTH)
 from .status import E_DEEP, E_UNASSIGNED, E_UNDEFINED, OK
 from .stream import S_STATUS, emit, fail
 
@@ -47,6 +47,17 @@ def _read(st, code, pend, inl, node, slot, assigned, varmask):
     elif assigned & bit == 0:
         fail(st, E_UNASSIGNED, node)
     emit(st, code, pend, inl, GET, slot, node)
+
+
+@register_jitable
+def _apply(st, code, pend, inl, op, node):
+    """The code of operator ``op`` of ``node``, its operands emitted: none for ``NO_OP``
+    (unary plus, ``int``), ``eqz; eqz`` for ``TRUTH`` (``bool``)."""
+    if op == TRUTH:
+        emit(st, code, pend, inl, EQZ, 0, node)
+        emit(st, code, pend, inl, EQZ, 0, node)
+    elif op != NO_OP:
+        emit(st, code, pend, inl, op, 0, node)
 
 
 @register_jitable
@@ -82,8 +93,7 @@ def emit_expr(root, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend
         k = nkind[node] & 255
         op = narg[node]
         if k == N_UNARY:
-            if op != NO_OP:
-                emit(st, code, pend, inl, op, 0, node)
+            _apply(st, code, pend, inl, op, node)
             sp -= 1
         elif k == N_BIN:
             if state == 1:
@@ -92,10 +102,10 @@ def emit_expr(root, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend
             else:
                 emit(st, code, pend, inl, op, 0, node)
                 sp -= 1
-        elif k == N_BOOL or k == N_CALL:  # folded left; abs has one argument
+        elif k == N_BOOL or k == N_CALL:  # folded left; abs, int, bool have one argument
             nxt = nsib[cur]
             if state == 2 or nxt < 0:
-                emit(st, code, pend, inl, op, 0, node)
+                _apply(st, code, pend, inl, op, node)
             if nxt < 0:
                 sp -= 1
             else:
@@ -152,11 +162,165 @@ def _for_exit(st, code, pend, inl, node, step, counter, limit):
 
 
 @register_jitable
+def _assignment(s, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl, xs):
+    """The code of an assignment, a tuple assignment or an augmented assignment ``s``;
+    returns the variables assigned after it."""
+    k = nkind[s] & 255
+    if k == N_ASSIGN:
+        emit_expr(narg[s], assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl, xs)
+        t = nchild[s]
+        while nsib[t] >= 0:
+            emit(st, code, pend, inl, TEE, narg[t], t)
+            assigned |= np.int64(1) << narg[t]
+            t = nsib[t]
+        emit(st, code, pend, inl, SET, narg[t], t)
+        return assigned | (np.int64(1) << narg[t])
+    if k == N_TUPLE:
+        v = narg[s]
+        while v >= 0:
+            emit_expr(v, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl, xs)
+            v = nsib[v]
+        count = 0
+        t = nchild[s]
+        while t >= 0:
+            count += 1
+            t = nsib[t]
+        for q in range(count - 1, -1, -1):  # the targets last to first
+            t = nchild[s]
+            for _ in range(q):
+                t = nsib[t]
+            emit(st, code, pend, inl, SET, narg[t], t)
+            assigned |= np.int64(1) << narg[t]
+        return assigned
+    t = nchild[s]  # N_AUG
+    _read(st, code, pend, inl, t, narg[t], assigned, varmask)
+    emit_expr(nsib[t], assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl, xs)
+    emit(st, code, pend, inl, narg[s], 0, s)
+    emit(st, code, pend, inl, SET, narg[t], t)
+    return assigned
+
+
+@register_jitable
+def _jump(s, assigned, varmask, nest, lp, nkind, narg, nchild, nsib, st, code, pend, inl, xs,
+          ls):
+    """The code of ``break``, ``continue`` or ``return`` ``s``."""
+    k = nkind[s] & 255
+    if k == N_RETURN:
+        if nchild[s] < 0:
+            emit(st, code, pend, inl, CONST, 0, s)
+        else:
+            emit_expr(nchild[s], assigned, varmask, nkind, narg, nchild, nsib, st, code, pend,
+                      inl, xs)
+        emit(st, code, pend, inl, RETURN, 0, s)
+    else:
+        target = ls[LOOP_WIDTH * (lp - 1) + (0 if k == N_BREAK else 1)]
+        emit(st, code, pend, inl, BR, nest - 1 - target, s)
+
+
+@register_jitable
+def _for_entry(s, fors, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl, xs):
+    """The code of for loop ``s`` up to its body: the counter and limit set, the entry test,
+    the loop's blocks and the loop variable set."""
+    target = nchild[s]
+    first = nsib[target]
+    step = narg[s + 3]  # at the RANGE token, with the argument count
+    counter = MAX_LOCALS - 1 - 2 * fors
+    limit = counter - 1
+    if nchild[s + 3] == 1:
+        emit(st, code, pend, inl, CONST, 0, s)
+    else:
+        emit_expr(first, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl, xs)
+        first = nsib[first]
+    emit(st, code, pend, inl, SET, counter, s)
+    emit_expr(first, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl, xs)
+    emit(st, code, pend, inl, SET, limit, s)
+    emit(st, code, pend, inl, BLOCK, 0, s)
+    emit(st, code, pend, inl, GET, counter, s)
+    emit(st, code, pend, inl, GET, limit, s)
+    emit(st, code, pend, inl, LT if step > 0 else GT, 0, s)
+    emit(st, code, pend, inl, EQZ, 0, s)
+    emit(st, code, pend, inl, BR_IF, 0, s)
+    emit(st, code, pend, inl, LOOP, 0, s)
+    emit(st, code, pend, inl, BLOCK, 0, s)
+    emit(st, code, pend, inl, GET, counter, s)
+    emit(st, code, pend, inl, SET, narg[target], s)
+
+
+@register_jitable
+def _open(s, sp, lp, fors, nest, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend,
+          inl, xs, ss, ls):
+    """Open compound statement ``s`` (``if``, ``while``, ``for``) and emit its code up to its
+    first block. Returns ``(sp, lp, fors, nest, assigned, cur)``, cur the block's first
+    statement; sp -1 when its stacks are full."""
+    if sp == len(ss) // STMT_WIDTH or lp == len(ls) // LOOP_WIDTH:
+        fail(st, E_DEEP, s)
+        return -1, lp, fors, nest, assigned, -1
+    base = STMT_WIDTH * sp
+    ss[base] = s * 4
+    ss[base + 1] = _to_i32(assigned)
+    sp += 1
+    k = nkind[s] & 255
+    if k == N_IF:
+        emit_expr(nchild[s], assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl,
+                  xs)
+        emit(st, code, pend, inl, IF, 0, s)
+        return sp, lp, fors, nest + 1, assigned, nsib[nchild[s]]
+    if k == N_WHILE:
+        emit(st, code, pend, inl, BLOCK, 0, s)
+        emit(st, code, pend, inl, LOOP, 0, s)
+        nest += 2
+        ls[LOOP_WIDTH * lp] = nest - 2
+        ls[LOOP_WIDTH * lp + 1] = nest - 1
+        emit_expr(nchild[s], assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl,
+                  xs)
+        emit(st, code, pend, inl, EQZ, 0, s)
+        emit(st, code, pend, inl, BR_IF, 1, s)
+        return sp, lp + 1, fors, nest, assigned, nsib[nchild[s]]
+    _for_entry(s, fors, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl, xs)
+    nest += 3
+    ls[LOOP_WIDTH * lp] = nest - 3
+    ls[LOOP_WIDTH * lp + 1] = nest - 1
+    assigned |= np.int64(1) << narg[nchild[s]]
+    return sp, lp + 1, fors + 1, nest, assigned, narg[s]
+
+
+@register_jitable
+def _close(sp, lp, fors, nest, assigned, nkind, narg, nsib, st, code, pend, inl, ss):
+    """The end of a block: close its statement, or move an ``if`` on to its else-arm.
+    Returns ``(sp, lp, fors, nest, assigned, cur)`` as ``_open``."""
+    sp -= 1
+    base = STMT_WIDTH * sp
+    node = ss[base] >> 2
+    before = np.int64(ss[base + 1]) & 0xFFFFFFFF
+    k = nkind[node] & 255
+    if k == N_IF:
+        if ss[base] & 3 == 0 and narg[node] >= 0:
+            emit(st, code, pend, inl, ELSE, 0, node)
+            ss[base] += 1
+            ss[base + 2] = _to_i32(assigned)
+            return sp + 1, lp, fors, nest, before, narg[node]
+        emit(st, code, pend, inl, END, 0, node)
+        nest -= 1
+        if ss[base] & 3 == 0:
+            assigned &= before  # no else-arm: it assigns nothing
+        else:
+            assigned &= np.int64(ss[base + 2]) & 0xFFFFFFFF
+        return sp, lp, fors, nest, assigned, nsib[node]
+    if k == N_WHILE:
+        emit(st, code, pend, inl, BR, 0, node)
+        emit(st, code, pend, inl, END, 0, node)
+        emit(st, code, pend, inl, END, 0, node)
+        return sp, lp - 1, fors, nest - 2, before, nsib[node]
+    fors -= 1
+    counter = MAX_LOCALS - 1 - 2 * fors
+    _for_exit(st, code, pend, inl, node, narg[node + 3], counter, counter - 1)
+    return sp, lp - 1, fors, nest - 3, before, nsib[node]
+
+
+@register_jitable
 def emit_function(root, nparams, varmask, nkind, narg, nchild, nsib, st, code, pend, inl, xs,
                   ss, ls):
     """Emit the statements from ``root`` on (the function body); errors go to ``st``."""
-    scap = len(ss) // STMT_WIDTH
-    lcap = len(ls) // LOOP_WIDTH
     assigned = (np.int64(1) << nparams) - 1
     sp = 0    # open compound statements
     lp = 0    # open loops
@@ -164,150 +328,25 @@ def emit_function(root, nparams, varmask, nkind, narg, nchild, nsib, st, code, p
     nest = 0  # open -O0 blocks
     cur = root
     while st[S_STATUS] == OK:
-        if cur < 0:  # the end of a block: close its statement
+        if cur < 0:  # the end of a block
             if sp == 0:
                 return
-            sp -= 1
-            base = STMT_WIDTH * sp
-            node = ss[base] >> 2
-            before = np.int64(ss[base + 1]) & 0xFFFFFFFF
-            k = nkind[node] & 255
-            if k == N_IF:
-                if ss[base] & 3 == 0 and narg[node] >= 0:
-                    emit(st, code, pend, inl, ELSE, 0, node)
-                    ss[base] += 1
-                    ss[base + 2] = _to_i32(assigned)
-                    assigned = before
-                    sp += 1
-                    cur = narg[node]
-                    continue
-                emit(st, code, pend, inl, END, 0, node)
-                nest -= 1
-                if ss[base] & 3 == 0:
-                    assigned &= before  # no else-arm: it assigns nothing
-                else:
-                    assigned &= np.int64(ss[base + 2]) & 0xFFFFFFFF
-            elif k == N_WHILE:
-                emit(st, code, pend, inl, BR, 0, node)
-                emit(st, code, pend, inl, END, 0, node)
-                emit(st, code, pend, inl, END, 0, node)
-                nest -= 2
-                lp -= 1
-                assigned = before
-            else:
-                fors -= 1
-                counter = MAX_LOCALS - 1 - 2 * fors
-                _for_exit(st, code, pend, inl, node, narg[node + 3], counter, counter - 1)
-                nest -= 3
-                lp -= 1
-                assigned = before
-            cur = nsib[node]
+            sp, lp, fors, nest, assigned, cur = _close(sp, lp, fors, nest, assigned, nkind, narg,
+                                                       nsib, st, code, pend, inl, ss)
             continue
         s = cur
         cur = nsib[s]
         k = nkind[s] & 255
-        if k == N_ASSIGN:
-            emit_expr(narg[s], assigned, varmask, nkind, narg, nchild, nsib, st, code, pend,
-                      inl, xs)
-            t = nchild[s]
-            while nsib[t] >= 0:
-                emit(st, code, pend, inl, TEE, narg[t], t)
-                assigned |= np.int64(1) << narg[t]
-                t = nsib[t]
-            emit(st, code, pend, inl, SET, narg[t], t)
-            assigned |= np.int64(1) << narg[t]
-        elif k == N_TUPLE:
-            v = narg[s]
-            while v >= 0:
-                emit_expr(v, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend, inl,
-                          xs)
-                v = nsib[v]
-            count = 0
-            t = nchild[s]
-            while t >= 0:
-                count += 1
-                t = nsib[t]
-            for q in range(count - 1, -1, -1):  # the targets last to first
-                t = nchild[s]
-                for _ in range(q):
-                    t = nsib[t]
-                emit(st, code, pend, inl, SET, narg[t], t)
-                assigned |= np.int64(1) << narg[t]
-        elif k == N_AUG:
-            t = nchild[s]
-            _read(st, code, pend, inl, t, narg[t], assigned, varmask)
-            emit_expr(nsib[t], assigned, varmask, nkind, narg, nchild, nsib, st, code, pend,
-                      inl, xs)
-            emit(st, code, pend, inl, narg[s], 0, s)
-            emit(st, code, pend, inl, SET, narg[t], t)
+        if k == N_ASSIGN or k == N_TUPLE or k == N_AUG:
+            assigned = _assignment(s, assigned, varmask, nkind, narg, nchild, nsib, st, code,
+                                   pend, inl, xs)
         elif k == N_BREAK or k == N_CONTINUE or k == N_RETURN:
-            if k == N_RETURN:
-                if nchild[s] < 0:
-                    emit(st, code, pend, inl, CONST, 0, s)
-                else:
-                    emit_expr(nchild[s], assigned, varmask, nkind, narg, nchild, nsib, st,
-                              code, pend, inl, xs)
-                emit(st, code, pend, inl, RETURN, 0, s)
-            else:
-                target = ls[LOOP_WIDTH * (lp - 1) + (0 if k == N_BREAK else 1)]
-                emit(st, code, pend, inl, BR, nest - 1 - target, s)
+            _jump(s, assigned, varmask, nest, lp, nkind, narg, nchild, nsib, st, code, pend, inl,
+                  xs, ls)
             assigned = varmask
-        else:  # a compound statement: open it and walk its first block
-            if sp == scap or lp == lcap:
-                fail(st, E_DEEP, s)
+        else:
+            sp, lp, fors, nest, assigned, cur = _open(s, sp, lp, fors, nest, assigned, varmask,
+                                                      nkind, narg, nchild, nsib, st, code, pend,
+                                                      inl, xs, ss, ls)
+            if sp < 0:
                 return
-            base = STMT_WIDTH * sp
-            ss[base] = s * 4
-            ss[base + 1] = _to_i32(assigned)
-            sp += 1
-            if k == N_IF:
-                emit_expr(nchild[s], assigned, varmask, nkind, narg, nchild, nsib, st, code,
-                          pend, inl, xs)
-                emit(st, code, pend, inl, IF, 0, s)
-                nest += 1
-                cur = nsib[nchild[s]]
-            elif k == N_WHILE:
-                emit(st, code, pend, inl, BLOCK, 0, s)
-                emit(st, code, pend, inl, LOOP, 0, s)
-                nest += 2
-                ls[LOOP_WIDTH * lp] = nest - 2
-                ls[LOOP_WIDTH * lp + 1] = nest - 1
-                lp += 1
-                emit_expr(nchild[s], assigned, varmask, nkind, narg, nchild, nsib, st, code,
-                          pend, inl, xs)
-                emit(st, code, pend, inl, EQZ, 0, s)
-                emit(st, code, pend, inl, BR_IF, 1, s)
-                cur = nsib[nchild[s]]
-            else:  # N_FOR
-                target = nchild[s]
-                first = nsib[target]
-                step = narg[s + 3]  # at the RANGE token, with the argument count
-                counter = MAX_LOCALS - 1 - 2 * fors
-                limit = counter - 1
-                if nchild[s + 3] == 1:
-                    emit(st, code, pend, inl, CONST, 0, s)
-                else:
-                    emit_expr(first, assigned, varmask, nkind, narg, nchild, nsib, st, code,
-                              pend, inl, xs)
-                    first = nsib[first]
-                emit(st, code, pend, inl, SET, counter, s)
-                emit_expr(first, assigned, varmask, nkind, narg, nchild, nsib, st, code, pend,
-                          inl, xs)
-                emit(st, code, pend, inl, SET, limit, s)
-                emit(st, code, pend, inl, BLOCK, 0, s)
-                emit(st, code, pend, inl, GET, counter, s)
-                emit(st, code, pend, inl, GET, limit, s)
-                emit(st, code, pend, inl, LT if step > 0 else GT, 0, s)
-                emit(st, code, pend, inl, EQZ, 0, s)
-                emit(st, code, pend, inl, BR_IF, 0, s)
-                emit(st, code, pend, inl, LOOP, 0, s)
-                emit(st, code, pend, inl, BLOCK, 0, s)
-                emit(st, code, pend, inl, GET, counter, s)
-                emit(st, code, pend, inl, SET, narg[target], s)
-                nest += 3
-                ls[LOOP_WIDTH * lp] = nest - 3
-                ls[LOOP_WIDTH * lp + 1] = nest - 1
-                lp += 1
-                fors += 1
-                assigned |= np.int64(1) << narg[target]
-                cur = narg[s]

@@ -10,21 +10,21 @@ Two kernels (in ``kernels``), selected by ``variant``:
   divergence, but one busy lane per warp. Scratch is one global row per warp.
 
 Both loop over the batch with a grid stride (a fixed number of threads, whose scratch is
-allocated once per call), take and return torch CUDA tensors without copies (numba views them
-through ``__cuda_array_interface__``) and launch on torch's current stream, with no host
-synchronisation. ``kernels`` (and so ``numba.cuda``) is imported on first use, so this module
+allocated once per call), take and return torch CUDA tensors without copies and launch on
+torch's current stream, with no host synchronisation, through ``compilers.gpu_launch``.
+``kernels`` (and so ``numba.cuda``) is imported on first use, so this module
 imports anywhere; under ``NUMBA_ENABLE_CUDASIM=1`` (numba's CUDA simulator, where
 ``compile_one`` runs as Python) the same kernels take and return numpy arrays, which is how CI
 tests them.
 """
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
 import numpy as np
 
+from ..gpu_launch import blocks_for, is_simulator, launch, sm_count
 from .core import scratch_size
 
 VARIANTS = ("thread", "warp")
@@ -35,14 +35,6 @@ WARPS = 4                   # per block, warp variant
 WARPS_PER_SM = 32           # warp variant: resident programs per SM
 _SHARED_BYTES = 48 * 1024   # static shared memory per block
 _SIM_PROGRAMS = 64          # simulated threads or warps: few, so that each loops over several
-
-
-@functools.cache
-def is_simulator() -> bool:
-    """Whether the kernels run on numba's CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``)."""
-    from numba import config
-
-    return bool(config.ENABLE_CUDASIM)
 
 
 def _warps_per_block(width: int, max_code: int) -> int:
@@ -81,20 +73,13 @@ def compile_arrays_sim(tokens: np.ndarray, lengths: np.ndarray, lits: np.ndarray
     if variant == "thread":
         threads = min(_SIM_PROGRAMS, programs)
         scratch = np.zeros((scratch_size(width), threads), np.int32)
-        kernels.thread_kernel[1, threads](*args, scratch)
+        launch(kernels.thread_kernel, 1, threads, *args, scratch)
     else:
         warps = _warps_per_block(width, max_code)
         blocks = min(math.ceil(_SIM_PROGRAMS / warps), math.ceil(programs / warps))
         scratch = np.zeros((blocks * warps, scratch_size(width)), np.int32)
-        kernels.warp_kernel(width, max_code, warps)[blocks, 32 * warps](*args, scratch)
+        launch(kernels.warp_kernel(width, max_code, warps), blocks, 32 * warps, *args, scratch)
     return code, *out
-
-
-@functools.cache
-def _sm_count(index: int) -> int:
-    import torch
-
-    return torch.cuda.get_device_properties(index).multi_processor_count
 
 
 def compile_tensors(tokens: Any, lengths: Any, lits: Any, nlits: Any, nparams: Any,
@@ -106,7 +91,6 @@ def compile_tensors(tokens: Any, lengths: Any, lits: Any, nlits: Any, nparams: A
     device, ready when torch's current stream gets there.
     """
     import torch
-    from numba import cuda
 
     from . import kernels
 
@@ -120,26 +104,18 @@ def compile_tensors(tokens: Any, lengths: Any, lits: Any, nlits: Any, nparams: A
     out = [torch.empty(programs, dtype=torch.int32, device=device) for _ in range(3)]
     if programs == 0:
         return code, *out
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    sms = _sm_count(index)
-    with cuda.gpus[index]:
-        stream = cuda.external_stream(torch.cuda.current_stream(device).cuda_stream)
-        # sync=False: the kernel runs on the tensors' own stream, so numba must not make the
-        # host wait for it.
-        views = [cuda.as_cuda_array(t, sync=False)
-                 for t in (tokens, lengths, lits, nlits, nparams, nnames)]
-        outs = [cuda.as_cuda_array(t, sync=False) for t in (code, *out)]
-        if variant == "thread":
-            blocks = min(math.ceil(programs / THREADS), max(1, sms * THREADS_PER_SM // THREADS))
-            scratch = torch.empty((scratch_size(width), blocks * THREADS), dtype=torch.int32,
-                                  device=device)
-            kernel, threads = kernels.thread_kernel, THREADS
-        else:
-            warps = _warps_per_block(width, max_code)
-            blocks = min(math.ceil(programs / warps), max(1, sms * WARPS_PER_SM // warps))
-            scratch = torch.empty((blocks * warps, scratch_size(width)), dtype=torch.int32,
-                                  device=device)
-            kernel, threads = kernels.warp_kernel(width, max_code, warps), 32 * warps
-        kernel[blocks, threads, stream](*views, opt, *outs,
-                                        cuda.as_cuda_array(scratch, sync=False))
+    sms = sm_count(device.index)
+    if variant == "thread":
+        blocks = blocks_for(programs, THREADS, sms * THREADS_PER_SM // THREADS)
+        scratch = torch.empty((scratch_size(width), blocks * THREADS), dtype=torch.int32,
+                              device=device)
+        kernel, threads = kernels.thread_kernel, THREADS
+    else:
+        warps = _warps_per_block(width, max_code)
+        blocks = blocks_for(programs, warps, sms * WARPS_PER_SM // warps)
+        scratch = torch.empty((blocks * warps, scratch_size(width)), dtype=torch.int32,
+                              device=device)
+        kernel, threads = kernels.warp_kernel(width, max_code, warps), 32 * warps
+    launch(kernel, blocks, threads, tokens, lengths, lits, nlits, nparams, nnames, opt, code,
+           *out, scratch)
     return code, *out

@@ -30,7 +30,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from ..frontend import BINOPS, BUILTINS, CMPOPS, MAX_AST_DEPTH
-from ..isa import MAX_LOCALS, MAX_PARAMS, OP, PY_BUILTIN, PY_OPERATOR
+from ..isa import MAX_LOCALS, MAX_PARAMS, OP, PY_BUILTIN, PY_CONVERSION, PY_OPERATOR
 from ..tokens import (AND, ASSIGN, AUG0, BINOP0, BINOP_PREC, BUILTIN0, BUILTIN_NAMES, CMP0,
                       COLON, COMMA, CONTINUE, DEDENT, DEF, ELIF, ELSE, FOR, IF, IN, INDENT,
                       LIT0, LPAR, MINUS, NAME0, NEWLINE, NOT, NUM_BINOPS, NUM_BUILTINS,
@@ -45,7 +45,8 @@ from .status import (E_BLOCK, E_CALL, E_DEEP, E_EXPR_STMT, E_FOR_TEMPS, E_HEADER
 # Node kinds.
 (N_CONST, N_NAME, N_UNARY, N_BIN, N_CMP, N_BOOL, N_CALL, N_IFEXP, N_ASSIGN, N_TUPLE, N_AUG,
  N_IF, N_WHILE, N_FOR, N_BREAK, N_CONTINUE, N_RETURN) = range(1, 18)
-NO_OP = -1  # opcode of unary plus: it emits nothing
+NO_OP = -1  # opcode of unary plus and of int(x): it emits nothing
+TRUTH = -2  # opcode of bool(x): it emits eqz twice
 OP_NEG = OP["neg"]
 
 # Token classes, for the expression parser; C_INVALID marks ids outside the vocabulary.
@@ -71,7 +72,11 @@ def _token_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     opcode[NOT], opcode[TILDE] = OP["eqz"], OP["not"]
     for i, name in enumerate(BUILTIN_NAMES):
         cls[BUILTIN0 + i] = C_BUILTIN
-        opcode[BUILTIN0 + i] = PY_BUILTIN[name]
+        if name in PY_CONVERSION:
+            # (a conversion the batched emitter does not know fails here, at import)
+            opcode[BUILTIN0 + i] = {(): NO_OP, (OP["eqz"], OP["eqz"]): TRUTH}[PY_CONVERSION[name]]
+        else:
+            opcode[BUILTIN0 + i] = PY_BUILTIN[name]
         arity[BUILTIN0 + i] = BUILTINS[name] or 0
     cls[NAME0:NAME0 + NUM_NAMES] = C_NAME
     cls[LIT0:LIT0 + NUM_LITS] = C_LIT
@@ -111,6 +116,19 @@ def _leaf(nkind, narg, nchild, nsib, node, kind, arg):
 
 
 @register_jitable
+def _siblings(vals, nsib, first, vp):
+    """Link the nodes of value-stack entries ``first..vp-1`` as siblings, in order; returns
+    their greatest height."""
+    h = 0
+    for q in range(first, vp):
+        h = max(h, vals[VALS_WIDTH * q + 1])
+        if q > first:
+            nsib[vals[VALS_WIDTH * (q - 1)]] = vals[VALS_WIDTH * q]
+    nsib[vals[VALS_WIDTH * (vp - 1)]] = -1
+    return h
+
+
+@register_jitable
 def _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib):
     """Apply the operator on top of the stack to its operands: ``(sp, vp)`` after it."""
     e = ops[OPS_WIDTH * (sp - 1)]
@@ -141,12 +159,7 @@ def _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib):
         cmp = T_CLASS[t] == C_CMP
         if cmp:
             nkind[vals[VALS_WIDTH * (vp - 1)]] |= T_OP[tokens[ops[OPS_WIDTH * (sp - 1) + 2]]] << 8
-        h = 0
-        for q in range(first, vp):
-            h = max(h, vals[VALS_WIDTH * q + 1])
-            if q > first:
-                nsib[vals[VALS_WIDTH * (q - 1)]] = vals[VALS_WIDTH * q]
-        nsib[vals[VALS_WIDTH * (vp - 1)]] = -1
+        h = _siblings(vals, nsib, first, vp)
         _leaf(nkind, narg, nchild, nsib, tok, N_CMP if cmp else N_BOOL, T_OP[t])
         nchild[tok] = vals[VALS_WIDTH * first]
         h += vp - first  # a chain of n operands counts n levels (frontend.chain_levels)
@@ -166,6 +179,156 @@ def _push_op(ops, sp, kind, prec, tok, first, last):
 
 
 @register_jitable
+def _operand_at(tokens, n, j, paren, lits, nkind, narg, nchild, nsib, ops, sp, vals, vp):
+    """``parse_expr`` where an operand is expected, at token ``j``: a leaf, or a prefix
+    operator, parenthesis or call that opens one. Returns ``(status, pos, j, sp, vp, paren,
+    operand)``: ``operand`` whether an operand is still expected."""
+    t = tok_at(tokens, n, j)
+    c = T_CLASS[t]
+    if c == C_LIT or c == C_NAME:
+        if vp == len(vals) // VALS_WIDTH:
+            return E_DEEP, j, j, sp, vp, paren, True
+        if c == C_LIT:
+            _leaf(nkind, narg, nchild, nsib, j, N_CONST, lits[t - LIT0])
+        else:
+            _leaf(nkind, narg, nchild, nsib, j, N_NAME, t - NAME0)
+        vals[VALS_WIDTH * vp] = j
+        vals[VALS_WIDTH * vp + 1] = 1 if c == C_NAME else 0  # a Name has its ctx below
+        return OK, j, j + 1, sp, vp + 1, paren, False
+    if sp == len(ops) // OPS_WIDTH:
+        return E_DEEP, j, j, sp, vp, paren, True
+    if t == LPAR or c == C_BUILTIN:
+        if c == C_BUILTIN:
+            if tok_at(tokens, n, j + 1) != LPAR:
+                return E_CALL, j, j, sp, vp, paren, True
+            sp = _push_op(ops, sp, K_CALL, 0, j, vp, 0)
+            j += 1
+        else:
+            sp = _push_op(ops, sp, K_PAREN, 0, j, vp, 0)
+        if paren + 1 > MAX_PARENS:
+            return E_DEEP, j, j, sp, vp, paren + 1, True
+        return OK, j, j + 1, sp, vp, paren + 1, True
+    if t == MINUS or t == PLUS or t == TILDE:
+        return OK, j, j + 1, _push_op(ops, sp, K_PREFIX, PREC_UNARY, j, 0, 0), vp, paren, True
+    if t == NOT:
+        # `not` starts an inversion: Python rejects it as an arithmetic, bitwise or comparison
+        # operand (`a + not b`, `a < not b`, `-not a`).
+        if sp > 0:
+            e = ops[OPS_WIDTH * (sp - 1)]
+            k = e & 15
+            top = tokens[e >> 8]
+            if k == K_BIN or (k == K_PREFIX and top != NOT) or \
+                    (k == K_CHAIN and T_CLASS[top] == C_CMP):
+                return E_SYNTAX, j, j, sp, vp, paren, True
+        return OK, j, j + 1, _push_op(ops, sp, K_PREFIX, PREC_NOT, j, 0, 0), vp, paren, True
+    if t == RPAR and sp > 0 and ops[OPS_WIDTH * (sp - 1)] & 15 == K_CALL \
+            and ops[OPS_WIDTH * (sp - 1) + 1] == vp:
+        return E_CALL, ops[OPS_WIDTH * (sp - 1)] >> 8, j, sp, vp, paren, True  # `abs()`
+    return (E_CALL if t == RANGE else E_SYNTAX), j, j, sp, vp, paren, True
+
+
+@register_jitable
+def _binary_at(tokens, j, nkind, narg, nchild, nsib, ops, sp, vals, vp):
+    """``parse_expr`` at a binary operator, comparison, ``and`` or ``or`` at ``j``: reduce what
+    binds tighter, then extend a chain or push the operator. Returns ``(status, sp, vp)``."""
+    t = tokens[j]
+    c = T_CLASS[t]
+    p = T_PREC[t]
+    chain = c != C_BIN
+    while sp > 0:
+        e = ops[OPS_WIDTH * (sp - 1)]
+        if e & 15 < K_PREFIX:  # a parenthesis, call or conditional: not an operator
+            break
+        pe = (e >> 4) & 15
+        if pe > p or (pe == p and not chain):  # left-associative
+            sp, vp = _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib)
+        else:
+            break
+    e = ops[OPS_WIDTH * (sp - 1)] if sp > 0 else 0
+    if chain and e & 15 == K_CHAIN and T_CLASS[tokens[e >> 8]] == c:
+        if c == C_CMP:  # the operand just parsed ends the previous link
+            last = OPS_WIDTH * (sp - 1) + 2
+            nkind[vals[VALS_WIDTH * (vp - 1)]] |= T_OP[tokens[ops[last]]] << 8
+            ops[last] = j
+    elif sp == len(ops) // OPS_WIDTH:
+        return E_DEEP, sp, vp
+    elif chain:
+        sp = _push_op(ops, sp, K_CHAIN, p, j, vp - 1, j)
+    else:
+        sp = _push_op(ops, sp, K_BIN, p, j, 0, 0)
+    return OK, sp, vp
+
+
+@register_jitable
+def _conditional_at(tokens, j, nkind, narg, nchild, nsib, ops, sp, vals, vp):
+    """``parse_expr`` at the ``if`` or ``else`` of a conditional expression at ``j``.
+    Returns ``(status, sp, vp)``."""
+    t = tokens[j]
+    while sp > 0 and ops[OPS_WIDTH * (sp - 1)] & 15 >= K_PREFIX:
+        sp, vp = _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib)
+    k = ops[OPS_WIDTH * (sp - 1)] & 15 if sp > 0 else 0
+    if t == IF:
+        if k == K_IFM:  # the condition of a conditional is a disjunction
+            return E_SYNTAX, sp, vp
+        if sp == len(ops) // OPS_WIDTH:
+            return E_DEEP, sp, vp
+        return OK, _push_op(ops, sp, K_IFM, 0, j, 0, 0), vp
+    if k != K_IFM:
+        return E_SYNTAX, sp, vp
+    ops[OPS_WIDTH * (sp - 1)] += K_ELSEM - K_IFM  # the node stays at the IF token
+    return OK, sp, vp
+
+
+@register_jitable
+def _call(tokens, j, nkind, narg, nchild, nsib, ops, sp, vals, vp):
+    """The ``)`` at ``j`` closes the call whose entry is ``ops`` slot ``sp``: check its arity
+    and make its node. Returns ``(status, pos, vp)``."""
+    e = ops[OPS_WIDTH * sp]
+    tok = e >> 8
+    first = ops[OPS_WIDTH * sp + 1]
+    count = vp - first
+    want = T_ARITY[tokens[tok]]
+    if (want == 0 and count < 2) or (want != 0 and count != want):
+        return E_CALL, tok, vp
+    h = _siblings(vals, nsib, first, vp)
+    _leaf(nkind, narg, nchild, nsib, tok, N_CALL, T_OP[tokens[tok]])
+    nchild[tok] = vals[VALS_WIDTH * first]
+    vals[VALS_WIDTH * first] = tok
+    # the callee is a Name, height 2; n arguments count n levels (frontend.chain_levels)
+    vals[VALS_WIDTH * first + 1] = max(2, h + count)
+    return OK, j, first + 1
+
+
+@register_jitable
+def _close_at(tokens, n, j, paren, nkind, narg, nchild, nsib, ops, sp, vals, vp):
+    """``parse_expr`` at a token that cannot continue the operand before it: finish the
+    operators down to the innermost parenthesis or call, and close it (``)``) or go on to the
+    call's next argument (``,``). Returns ``(status, pos, sp, vp, paren, operand, done)``,
+    ``done`` when the expression ends here."""
+    t = tok_at(tokens, n, j)
+    while sp > 0:
+        k = ops[OPS_WIDTH * (sp - 1)] & 15
+        if k == K_PAREN or k == K_CALL:
+            break
+        if k == K_IFM:  # `x if c` without `else`
+            return E_SYNTAX, j, sp, vp, paren, False, True
+        sp, vp = _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib)
+    if sp == 0:
+        return OK, j, sp, vp, paren, False, True
+    e = ops[OPS_WIDTH * (sp - 1)]
+    if t == COMMA and e & 15 == K_PAREN:
+        return E_TUPLE, j, sp, vp, paren, False, True
+    if t != COMMA and t != RPAR:
+        return E_SYNTAX, j, sp, vp, paren, False, True  # an unclosed parenthesis
+    if t == COMMA:
+        return OK, j, sp, vp, paren, True, False  # the next argument of a call
+    if e & 15 == K_CALL:
+        status, pos, vp = _call(tokens, j, nkind, narg, nchild, nsib, ops, sp - 1, vals, vp)
+        return status, pos, sp - 1, vp, paren - 1, False, status != OK
+    return OK, j, sp - 1, vp, paren - 1, False, False
+
+
+@register_jitable
 def parse_expr(tokens, n, j, paren, lits, nkind, narg, nchild, nsib, ops, vals):
     """Parse the expression at token ``j`` with ``paren`` parentheses already open.
 
@@ -173,152 +336,36 @@ def parse_expr(tokens, n, j, paren, lits, nkind, narg, nchild, nsib, ops, vals):
     COLON...). Returns ``(status, pos, end, root, height)``: ``end`` is the stopping token and
     ``height`` the expression's height in Python's syntax tree.
     """
-    ops_cap = len(ops) // OPS_WIDTH
-    vals_cap = len(vals) // VALS_WIDTH
     sp = 0
     vp = 0
     operand = True  # expecting an operand (prefix position), else an operator
     while True:
+        if operand:
+            status, pos, j, sp, vp, paren, operand = _operand_at(
+                tokens, n, j, paren, lits, nkind, narg, nchild, nsib, ops, sp, vals, vp)
+            if status != OK:
+                return status, pos, j, -1, 0
+            continue
         t = tok_at(tokens, n, j)
         c = T_CLASS[t]
-        if operand:
-            if c == C_LIT or c == C_NAME:
-                if vp == vals_cap:
-                    return E_DEEP, j, j, -1, 0
-                if c == C_LIT:
-                    _leaf(nkind, narg, nchild, nsib, j, N_CONST, lits[t - LIT0])
-                else:
-                    _leaf(nkind, narg, nchild, nsib, j, N_NAME, t - NAME0)
-                vals[VALS_WIDTH * vp] = j
-                vals[VALS_WIDTH * vp + 1] = 1 if c == C_NAME else 0  # a Name has its ctx below
-                vp += 1
-                j += 1
-                operand = False
-                continue
-            if sp == ops_cap:
-                return E_DEEP, j, j, -1, 0
-            if t == LPAR or c == C_BUILTIN:
-                if c == C_BUILTIN:
-                    if tok_at(tokens, n, j + 1) != LPAR:
-                        return E_CALL, j, j, -1, 0
-                    sp = _push_op(ops, sp, K_CALL, 0, j, vp, 0)
-                    j += 1
-                else:
-                    sp = _push_op(ops, sp, K_PAREN, 0, j, vp, 0)
-                paren += 1
-                if paren > MAX_PARENS:
-                    return E_DEEP, j, j, -1, 0
-                j += 1
-            elif t == MINUS or t == PLUS or t == TILDE:
-                sp = _push_op(ops, sp, K_PREFIX, PREC_UNARY, j, 0, 0)
-                j += 1
-            elif t == NOT:
-                # `not` starts an inversion: Python rejects it as an arithmetic, bitwise or
-                # comparison operand (`a + not b`, `a < not b`, `-not a`).
-                if sp > 0:
-                    e = ops[OPS_WIDTH * (sp - 1)]
-                    k = e & 15
-                    top = tokens[e >> 8]
-                    if k == K_BIN or (k == K_PREFIX and top != NOT) or \
-                            (k == K_CHAIN and T_CLASS[top] == C_CMP):
-                        return E_SYNTAX, j, j, -1, 0
-                sp = _push_op(ops, sp, K_PREFIX, PREC_NOT, j, 0, 0)
-                j += 1
-            elif t == RPAR and sp > 0 and ops[OPS_WIDTH * (sp - 1)] & 15 == K_CALL \
-                    and ops[OPS_WIDTH * (sp - 1) + 1] == vp:
-                return E_CALL, ops[OPS_WIDTH * (sp - 1)] >> 8, j, -1, 0  # `abs()`
-            elif t == RANGE:
-                return E_CALL, j, j, -1, 0
-            else:
-                return E_SYNTAX, j, j, -1, 0
-            continue
-        # operator position
         if c == C_BIN or c == C_CMP or c == C_AND or c == C_OR:
-            p = T_PREC[t]
-            chain = c != C_BIN
-            while sp > 0:
-                e = ops[OPS_WIDTH * (sp - 1)]
-                k = e & 15
-                if k < K_PREFIX:  # a parenthesis, call or conditional: not an operator
-                    break
-                pe = (e >> 4) & 15
-                if pe > p or (pe == p and not chain):  # left-associative
-                    sp, vp = _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib)
-                else:
-                    break
-            e = ops[OPS_WIDTH * (sp - 1)] if sp > 0 else 0
-            if chain and e & 15 == K_CHAIN and T_CLASS[tokens[e >> 8]] == c:
-                if c == C_CMP:  # the operand just parsed ends the previous link
-                    last = OPS_WIDTH * (sp - 1) + 2
-                    nkind[vals[VALS_WIDTH * (vp - 1)]] |= T_OP[tokens[ops[last]]] << 8
-                    ops[last] = j
-            elif sp == ops_cap:
-                return E_DEEP, j, j, -1, 0
-            elif chain:
-                sp = _push_op(ops, sp, K_CHAIN, p, j, vp - 1, j)
-            else:
-                sp = _push_op(ops, sp, K_BIN, p, j, 0, 0)
-            j += 1
-            operand = True
-            continue
-        if t == IF or t == ELSE:
-            while sp > 0 and ops[OPS_WIDTH * (sp - 1)] & 15 >= K_PREFIX:
-                sp, vp = _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib)
-            k = ops[OPS_WIDTH * (sp - 1)] & 15 if sp > 0 else 0
-            if t == IF:
-                if k == K_IFM:  # the condition of a conditional is a disjunction
-                    return E_SYNTAX, j, j, -1, 0
-                if sp == ops_cap:
-                    return E_DEEP, j, j, -1, 0
-                sp = _push_op(ops, sp, K_IFM, 0, j, 0, 0)
-            else:
-                if k != K_IFM:
-                    return E_SYNTAX, j, j, -1, 0
-                ops[OPS_WIDTH * (sp - 1)] += K_ELSEM - K_IFM  # the node stays at the IF token
-            j += 1
-            operand = True
-            continue
-        # anything else closes: finish the operators down to the innermost parenthesis
-        while sp > 0:
-            k = ops[OPS_WIDTH * (sp - 1)] & 15
-            if k == K_PAREN or k == K_CALL:
-                break
-            if k == K_IFM:  # `x if c` without `else`
-                return E_SYNTAX, j, j, -1, 0
-            sp, vp = _reduce(tokens, ops, sp, vals, vp, nkind, narg, nchild, nsib)
-        if sp == 0:
-            return OK, j, j, vals[0], vals[1]
-        e = ops[OPS_WIDTH * (sp - 1)]
-        if t == COMMA and e & 15 == K_PAREN:
-            return E_TUPLE, j, j, -1, 0
-        if t != COMMA and t != RPAR:
-            return E_SYNTAX, j, j, -1, 0  # an unclosed parenthesis
-        if t == RPAR:
-            paren -= 1
-            sp -= 1
-            if e & 15 == K_CALL:
-                tok = e >> 8
-                first = ops[OPS_WIDTH * sp + 1]
-                count = vp - first
-                want = T_ARITY[tokens[tok]]
-                if (want == 0 and count < 2) or (want != 0 and count != want):
-                    return E_CALL, tok, j, -1, 0
-                h = 0
-                for q in range(first, vp):
-                    h = max(h, vals[VALS_WIDTH * q + 1])
-                    if q > first:
-                        nsib[vals[VALS_WIDTH * (q - 1)]] = vals[VALS_WIDTH * q]
-                nsib[vals[VALS_WIDTH * (vp - 1)]] = -1
-                _leaf(nkind, narg, nchild, nsib, tok, N_CALL, T_OP[tokens[tok]])
-                nchild[tok] = vals[VALS_WIDTH * first]
-                vp = first + 1
-                vals[VALS_WIDTH * first] = tok
-                # the callee is a Name, height 2; n arguments count n levels
-                # (frontend.chain_levels)
-                vals[VALS_WIDTH * first + 1] = max(2, h + count)
+            status, sp, vp = _binary_at(tokens, j, nkind, narg, nchild, nsib, ops, sp, vals, vp)
+        elif t == IF or t == ELSE:
+            status, sp, vp = _conditional_at(tokens, j, nkind, narg, nchild, nsib, ops, sp, vals,
+                                             vp)
         else:
-            operand = True  # the next argument of a call
+            status, pos, sp, vp, paren, operand, done = _close_at(
+                tokens, n, j, paren, nkind, narg, nchild, nsib, ops, sp, vals, vp)
+            if status != OK:
+                return status, pos, j, -1, 0
+            if done:
+                return OK, j, j, vals[0], vals[1]
+            j += 1
+            continue
+        if status != OK:
+            return status, j, j, -1, 0
         j += 1
+        operand = True
 
 
 @register_jitable
@@ -379,14 +426,9 @@ def _step(nkind, narg, nchild, root):
 
 
 @register_jitable
-def parse_function(tokens, n, lits, nparams, nnames, nkind, narg, nchild, nsib, ops, vals,
-                   fr):
-    """Parse a whole token stream into the node arrays.
-
-    ``nnames`` is the stream's count of distinct names, checked against the for loops' temp
-    slots. Returns ``(status, pos, varmask)``: ``varmask`` has bit k set when variable k is a
-    parameter or assigned somewhere (the front end's set of variables).
-    """
+def _parse_header(tokens, n, nparams):
+    """``def f(a, b, ...):`` then NEWLINE INDENT, with the stream's parameter count:
+    ``(status, pos, nparams)``, pos the first token of the body."""
     if tok_at(tokens, n, 0) != DEF or tok_at(tokens, n, 1) != LPAR:
         return E_HEADER, 0 if tok_at(tokens, n, 0) != DEF else 1, 0
     j = 2
@@ -407,248 +449,338 @@ def parse_function(tokens, n, lits, nparams, nnames, nkind, narg, nchild, nsib, 
         return E_HEADER, j, 0
     if k != nparams:
         return E_META, 2, 0
+    return OK, j, k
+
+
+@register_jitable
+def _operand(tokens, n, start, paren, stmt, depth, floor, lits, nkind, narg, nchild, nsib, ops,
+             vals):
+    """``parse_expr`` at ``start``, for a part of statement ``stmt`` whose expression root sits
+    ``depth`` deep in Python's tree: E_DEEP at ``stmt`` when ``max(floor, depth + height)``
+    passes the depth limit. Returns ``(status, pos, end, root)``."""
+    status, pos, end, root, h = parse_expr(tokens, n, start, paren, lits, nkind, narg, nchild,
+                                           nsib, ops, vals)
+    if status != OK:
+        return status, pos, end, root
+    if max(floor, depth + h) > MAX_AST_DEPTH:
+        return E_DEEP, stmt, end, root
+    return OK, pos, end, root
+
+
+@register_jitable
+def _close_block(tokens, n, j, fr, nf, lits, nkind, narg, nchild, nsib, ops, vals):
+    """The DEDENT at ``j`` closes the innermost block; an ``elif`` or ``else`` after a then-block
+    opens the next. Returns ``(status, pos, nf, done)``: ``done`` once the body is closed."""
+    base = FRAME_WIDTH * (nf - 1)
+    if fr[base + F_COUNT] == 0:
+        return E_BLOCK, j, nf, True
+    kind = fr[base + F_KIND]
+    owner = fr[base + F_OWNER]
+    depth = fr[base + F_DEPTH]
+    nf -= 1
+    j += 1
+    if kind == BK_BODY:
+        return (OK if j == n else E_BLOCK), j, nf, True
+    t = tok_at(tokens, n, j)
+    if kind == BK_THEN and t == ELIF:
+        # an IF alone in the else-list of `owner`, one level deeper in Python's tree
+        _leaf(nkind, narg, nchild, nsib, j, N_IF, -1)
+        narg[owner] = j
+        status, pos, end, cond = _operand(tokens, n, j + 1, 0, j, depth + 1, 0, lits, nkind,
+                                          narg, nchild, nsib, ops, vals)
+        if status != OK:
+            return status, pos, nf, True
+        nchild[j] = cond
+        status, end = _open_block(tokens, n, end)
+        if status != OK:
+            return status, end, nf, True
+        nf = _push_frame(fr, nf, j, 2 * cond, depth + 1, BK_THEN, fr[base + F_LOOPS],
+                         fr[base + F_FORS])
+        return OK, end, nf, False
+    if kind == BK_THEN and t == ELSE:
+        status, end = _open_block(tokens, n, j + 1)
+        if status != OK:
+            return status, end, nf, True
+        nf = _push_frame(fr, nf, owner, 2 * owner + 1, depth, BK_ELSE, fr[base + F_LOOPS],
+                         fr[base + F_FORS])
+        return OK, end, nf, False
+    return OK, j, nf, False
+
+
+@register_jitable
+def _if_while(tokens, n, j, d, loops, fors, fr, nf, lits, nkind, narg, nchild, nsib, ops, vals):
+    """``if``/``while`` at ``j``, its test and the opening of its block:
+    ``(status, pos, nf)``, pos the block's first token."""
+    t = tokens[j]
+    _leaf(nkind, narg, nchild, nsib, j, N_IF if t == IF else N_WHILE, -1)
+    status, pos, end, cond = _operand(tokens, n, j + 1, 0, j, d + 1, 0, lits, nkind, narg,
+                                      nchild, nsib, ops, vals)
+    if status != OK:
+        return status, pos, nf
+    nchild[j] = cond
+    status, end = _open_block(tokens, n, end)
+    if status != OK:
+        return status, end, nf
+    if nf == MAX_INDENT:
+        return E_DEEP, j, nf
+    _link(fr, nf, nsib, narg, j)
+    if t == IF:
+        nf = _push_frame(fr, nf, j, 2 * cond, d + 1, BK_THEN, loops, fors)
+    else:
+        nf = _push_frame(fr, nf, j, 2 * cond, d + 1, BK_LOOP, loops + 1, fors)
+    return OK, end, nf
+
+
+@register_jitable
+def _range_args(tokens, n, j, d, lits, nkind, narg, nchild, nsib, ops, vals):
+    """The arguments of ``range(`` after the target of the ``for`` at ``j``, linked after the
+    target; the step and the argument count stored at the RANGE token. ``(status, pos)``, pos
+    the token after ``)``."""
+    prev = j + 1
+    nargs = 0
+    end = j + 5
+    while True:
+        status, pos, end, arg = _operand(tokens, n, end, 1, j, d + 2, 0, lits, nkind, narg,
+                                         nchild, nsib, ops, vals)  # For > Call > argument
+        if status != OK:
+            return status, pos
+        nsib[prev] = arg
+        prev = arg
+        nargs += 1
+        t = tok_at(tokens, n, end)
+        end += 1
+        if t == RPAR:
+            break
+        if t != COMMA:
+            return E_SYNTAX, end - 1
+    nsib[prev] = -1
+    rng = j + 3
+    step = 1
+    if nargs == 3:
+        step = _step(nkind, narg, nchild, prev)
+    if nargs > 3 or step == 0:
+        return E_RANGE, rng
+    narg[rng] = step
+    nchild[rng] = nargs
+    return OK, end
+
+
+@register_jitable
+def _for(tokens, n, j, d, loops, fors, nnames, fr, nf, lits, nkind, narg, nchild, nsib, ops,
+         vals):
+    """``for NAME in range(...):`` at ``j`` and the opening of its block:
+    ``(status, pos, nf, slot)``, pos the block's first token, slot the target's variable."""
+    target = j + 1
+    if T_CLASS[tok_at(tokens, n, target)] != C_NAME:
+        return E_SYNTAX, target, nf, 0
+    for q in range(2, 5):
+        if tok_at(tokens, n, j + q) != (IN if q == 2 else (RANGE if q == 3 else LPAR)):
+            return E_SYNTAX, j + q, nf, 0
+    slot = tokens[target] - NAME0
+    _leaf(nkind, narg, nchild, nsib, j, N_FOR, -1)
+    _leaf(nkind, narg, nchild, nsib, target, N_NAME, slot)
+    nchild[j] = target
+    status, end = _range_args(tokens, n, j, d, lits, nkind, narg, nchild, nsib, ops, vals)
+    if status != OK:
+        return status, end, nf, slot
+    if nnames + 2 * (fors + 1) > MAX_LOCALS:
+        return E_FOR_TEMPS, j, nf, slot
+    if d + 3 > MAX_AST_DEPTH:  # For > Call > Name > Load
+        return E_DEEP, j, nf, slot
+    status, end = _open_block(tokens, n, end)
+    if status != OK:
+        return status, end, nf, slot
+    if nf == MAX_INDENT:
+        return E_DEEP, j, nf, slot
+    _link(fr, nf, nsib, narg, j)
+    nf = _push_frame(fr, nf, j, 2 * j + 1, d + 1, BK_LOOP, loops + 1, fors + 1)
+    return OK, end, nf, slot
+
+
+@register_jitable
+def _assign(tokens, n, j, d, fr, nf, lits, nkind, narg, nchild, nsib, ops, vals):
+    """``a = b = ... = value`` at ``j``, linked from the first target; the node is the first
+    ASSIGN. ``(status, pos, variables)``: pos the token after the value, variables a bitmask."""
+    t = tokens[j]
+    last = j
+    _leaf(nkind, narg, nchild, nsib, j, N_NAME, t - NAME0)
+    assigned = np.int64(1) << (t - NAME0)
+    end = j + 2
+    while T_CLASS[tok_at(tokens, n, end)] == C_NAME and tok_at(tokens, n, end + 1) == ASSIGN:
+        slot = tokens[end] - NAME0
+        _leaf(nkind, narg, nchild, nsib, end, N_NAME, slot)
+        assigned |= np.int64(1) << slot
+        nsib[last] = end
+        last = end
+        end += 2
+    node = j + 1
+    _leaf(nkind, narg, nchild, nsib, node, N_ASSIGN, -1)
+    nchild[node] = j
+    status, pos, end, value = _operand(tokens, n, end, 0, j, d + 1, d + 2, lits, nkind, narg,
+                                       nchild, nsib, ops, vals)
+    if status != OK:
+        return status, pos, assigned
+    narg[node] = value
+    _link(fr, nf, nsib, narg, node)
+    return OK, end, assigned
+
+
+@register_jitable
+def _tuple_assign(tokens, n, j, d, fr, nf, lits, nkind, narg, nchild, nsib, ops, vals):
+    """``a, b, ... = x, y, ...`` at ``j``: ``(status, pos, variables)`` as ``_assign``."""
+    t = tokens[j]
+    _leaf(nkind, narg, nchild, nsib, j, N_NAME, t - NAME0)
+    seen = np.int64(1) << (t - NAME0)
+    count = 1
+    end = j + 1
+    while tok_at(tokens, n, end) == COMMA:
+        tk = tok_at(tokens, n, end + 1)
+        if T_CLASS[tk] != C_NAME:
+            return E_SYNTAX, end + 1, seen
+        bit = np.int64(1) << (tk - NAME0)
+        if seen & bit:
+            return E_TUPLE, end + 1, seen
+        seen |= bit
+        _leaf(nkind, narg, nchild, nsib, end + 1, N_NAME, tk - NAME0)
+        nsib[end - 1] = end + 1
+        count += 1
+        end += 2
+    if tok_at(tokens, n, end) != ASSIGN:
+        return E_SYNTAX, end, seen
+    node = end
+    _leaf(nkind, narg, nchild, nsib, node, N_TUPLE, -1)
+    nchild[node] = j
+    prev = -1
+    while True:
+        status, pos, end, value = _operand(tokens, n, end + 1, 0, j, d + 2, d + 3, lits, nkind,
+                                           narg, nchild, nsib, ops, vals)  # Assign > Tuple > elt
+        if status != OK:
+            return status, pos, seen
+        if prev < 0:
+            narg[node] = value
+        else:
+            nsib[prev] = value
+        prev = value
+        count -= 1
+        if tok_at(tokens, n, end) != COMMA:
+            break
+    nsib[prev] = -1
+    if count != 0 and tok_at(tokens, n, end) == NEWLINE:
+        return E_TUPLE, node, seen
+    _link(fr, nf, nsib, narg, node)
+    return OK, end, seen
+
+
+@register_jitable
+def _aug_assign(tokens, n, j, d, fr, nf, lits, nkind, narg, nchild, nsib, ops, vals):
+    """``a op= value`` at ``j``: ``(status, pos, variables)`` as ``_assign``."""
+    t = tokens[j]
+    node = j + 1
+    _leaf(nkind, narg, nchild, nsib, node, N_AUG, T_OP[tokens[node]])
+    _leaf(nkind, narg, nchild, nsib, j, N_NAME, t - NAME0)
+    nchild[node] = j
+    status, pos, end, value = _operand(tokens, n, j + 2, 0, j, d + 1, d + 2, lits, nkind, narg,
+                                       nchild, nsib, ops, vals)
+    if status != OK:
+        return status, pos, np.int64(0)
+    nsib[j] = value
+    _link(fr, nf, nsib, narg, node)
+    return OK, end, np.int64(1) << (t - NAME0)
+
+
+@register_jitable
+def _line_statement(tokens, n, j, d, loops, fr, nf, lits, nkind, narg, nchild, nsib, ops, vals):
+    """A statement that ends at its line's NEWLINE, linked into the innermost block (``pass``
+    makes no node): ``(status, pos, variables)``, pos the token after the NEWLINE, variables
+    the bitmask of those it assigns."""
+    t = tokens[j]
+    c = T_CLASS[t]
+    status, end, assigned = OK, j + 1, np.int64(0)
+    if t == BREAK or t == CONTINUE:
+        if loops == 0:
+            return E_LOOP_CTRL, j, assigned
+        _leaf(nkind, narg, nchild, nsib, j, N_BREAK if t == BREAK else N_CONTINUE, 0)
+        _link(fr, nf, nsib, narg, j)
+    elif t == RETURN:
+        _leaf(nkind, narg, nchild, nsib, j, N_RETURN, 0)
+        if tok_at(tokens, n, end) != NEWLINE:
+            status, pos, end, value = _operand(tokens, n, end, 0, j, d + 1, 0, lits, nkind, narg,
+                                               nchild, nsib, ops, vals)
+            if status != OK:
+                return status, pos, assigned
+            nchild[j] = value
+        _link(fr, nf, nsib, narg, j)
+    elif c == C_NAME:
+        t1 = tok_at(tokens, n, j + 1)
+        if t1 == ASSIGN:
+            status, end, assigned = _assign(tokens, n, j, d, fr, nf, lits, nkind, narg, nchild,
+                                            nsib, ops, vals)
+        elif t1 == COMMA:
+            status, end, assigned = _tuple_assign(tokens, n, j, d, fr, nf, lits, nkind, narg,
+                                                  nchild, nsib, ops, vals)
+        elif T_CLASS[t1] == C_AUG:
+            status, end, assigned = _aug_assign(tokens, n, j, d, fr, nf, lits, nkind, narg,
+                                                nchild, nsib, ops, vals)
+        else:
+            return E_EXPR_STMT, j, assigned
+    elif c == C_LIT or c == C_BUILTIN or t == LPAR or t == MINUS or t == PLUS or \
+            t == TILDE or t == NOT:
+        return E_EXPR_STMT, j, assigned
+    elif t != PASS:
+        return E_SYNTAX, j, assigned
+    if status != OK:
+        return status, end, assigned
+    if tok_at(tokens, n, end) != NEWLINE:
+        return E_SYNTAX, end, assigned
+    return OK, end + 1, assigned
+
+
+@register_jitable
+def parse_function(tokens, n, lits, nparams, nnames, nkind, narg, nchild, nsib, ops, vals,
+                   fr):
+    """Parse a whole token stream into the node arrays.
+
+    ``nnames`` is the stream's count of distinct names, checked against the for loops' temp
+    slots. Returns ``(status, pos, varmask)``: ``varmask`` has bit k set when variable k is a
+    parameter or assigned somewhere (the front end's set of variables).
+    """
+    status, j, k = _parse_header(tokens, n, nparams)
+    if status != OK:
+        return status, j, 0
     varmask = (np.int64(1) << k) - 1
     narg[0] = -1
     nf = _push_frame(fr, 0, -1, 1, BODY_DEPTH, BK_BODY, 0, 0)
     while True:
         t = tok_at(tokens, n, j)
-        base = FRAME_WIDTH * (nf - 1)
         if t == DEDENT:
-            if fr[base + F_COUNT] == 0:
-                return E_BLOCK, j, 0
-            kind = fr[base + F_KIND]
-            owner = fr[base + F_OWNER]
-            depth = fr[base + F_DEPTH]
-            nf -= 1
-            j += 1
-            if kind == BK_BODY:
-                if j != n:
-                    return E_BLOCK, j, 0
+            status, j, nf, done = _close_block(tokens, n, j, fr, nf, lits, nkind, narg, nchild,
+                                               nsib, ops, vals)
+            if status != OK:
+                return status, j, 0
+            if done:
                 return OK, j, varmask
-            t = tok_at(tokens, n, j)
-            if kind == BK_THEN and t == ELIF:
-                # an IF alone in the else-list of `owner`, one level deeper in Python's tree
-                _leaf(nkind, narg, nchild, nsib, j, N_IF, -1)
-                narg[owner] = j
-                status, pos, end, cond, h = parse_expr(tokens, n, j + 1, 0, lits, nkind, narg,
-                                                       nchild, nsib, ops, vals)
-                if status != OK:
-                    return status, pos, 0
-                if depth + 1 + h > MAX_AST_DEPTH:
-                    return E_DEEP, j, 0
-                nchild[j] = cond
-                status, end = _open_block(tokens, n, end)
-                if status != OK:
-                    return status, end, 0
-                nf = _push_frame(fr, nf, j, 2 * cond, depth + 1, BK_THEN,
-                                 fr[base + F_LOOPS], fr[base + F_FORS])
-                j = end
-            elif kind == BK_THEN and t == ELSE:
-                status, end = _open_block(tokens, n, j + 1)
-                if status != OK:
-                    return status, end, 0
-                nf = _push_frame(fr, nf, owner, 2 * owner + 1, depth, BK_ELSE,
-                                 fr[base + F_LOOPS], fr[base + F_FORS])
-                j = end
             continue
         if t == INDENT:
             return E_BLOCK, j, 0
         if j >= n:
             return E_TRUNCATED, n, 0
+        base = FRAME_WIDTH * (nf - 1)
         d = fr[base + F_DEPTH]
         if d > MAX_AST_DEPTH:
             return E_DEEP, j, 0
         fr[base + F_COUNT] += 1
         loops = fr[base + F_LOOPS]
         fors = fr[base + F_FORS]
-        c = T_CLASS[t]
-        end = j + 1
-        if t == PASS:
-            pass
-        elif t == BREAK or t == CONTINUE:
-            if loops == 0:
-                return E_LOOP_CTRL, j, 0
-            _leaf(nkind, narg, nchild, nsib, j, N_BREAK if t == BREAK else N_CONTINUE, 0)
-            _link(fr, nf, nsib, narg, j)
-        elif t == RETURN:
-            _leaf(nkind, narg, nchild, nsib, j, N_RETURN, 0)
-            if tok_at(tokens, n, end) != NEWLINE:
-                status, pos, end, value, h = parse_expr(tokens, n, end, 0, lits, nkind, narg,
-                                                        nchild, nsib, ops, vals)
-                if status != OK:
-                    return status, pos, 0
-                if d + 1 + h > MAX_AST_DEPTH:
-                    return E_DEEP, j, 0
-                nchild[j] = value
-            _link(fr, nf, nsib, narg, j)
-        elif t == IF or t == WHILE:
-            _leaf(nkind, narg, nchild, nsib, j, N_IF if t == IF else N_WHILE, -1)
-            status, pos, end, cond, h = parse_expr(tokens, n, end, 0, lits, nkind, narg,
-                                                   nchild, nsib, ops, vals)
-            if status != OK:
-                return status, pos, 0
-            if d + 1 + h > MAX_AST_DEPTH:
-                return E_DEEP, j, 0
-            nchild[j] = cond
-            status, end = _open_block(tokens, n, end)
-            if status != OK:
-                return status, end, 0
-            if nf == MAX_INDENT:
-                return E_DEEP, j, 0
-            _link(fr, nf, nsib, narg, j)
-            if t == IF:
-                nf = _push_frame(fr, nf, j, 2 * cond, d + 1, BK_THEN, loops, fors)
-            else:
-                nf = _push_frame(fr, nf, j, 2 * cond, d + 1, BK_LOOP, loops + 1, fors)
-            j = end
-            continue
+        if t == IF or t == WHILE:
+            status, j, nf = _if_while(tokens, n, j, d, loops, fors, fr, nf, lits, nkind, narg,
+                                      nchild, nsib, ops, vals)
         elif t == FOR:
-            target = j + 1
-            if T_CLASS[tok_at(tokens, n, target)] != C_NAME:
-                return E_SYNTAX, target, 0
-            if tok_at(tokens, n, j + 2) != IN:
-                return E_SYNTAX, j + 2, 0
-            if tok_at(tokens, n, j + 3) != RANGE:
-                return E_SYNTAX, j + 3, 0
-            if tok_at(tokens, n, j + 4) != LPAR:
-                return E_SYNTAX, j + 4, 0
-            slot = tokens[target] - NAME0
+            status, j, nf, slot = _for(tokens, n, j, d, loops, fors, nnames, fr, nf, lits, nkind,
+                                       narg, nchild, nsib, ops, vals)
             varmask |= np.int64(1) << slot
-            _leaf(nkind, narg, nchild, nsib, j, N_FOR, -1)
-            _leaf(nkind, narg, nchild, nsib, target, N_NAME, slot)
-            nchild[j] = target
-            nargs = 0
-            prev = target
-            end = j + 5
-            while True:
-                status, pos, end, arg, h = parse_expr(tokens, n, end, 1, lits, nkind, narg,
-                                                      nchild, nsib, ops, vals)
-                if status != OK:
-                    return status, pos, 0
-                if d + 2 + h > MAX_AST_DEPTH:  # For > Call > argument
-                    return E_DEEP, j, 0
-                nsib[prev] = arg
-                prev = arg
-                nargs += 1
-                t = tok_at(tokens, n, end)
-                end += 1
-                if t == RPAR:
-                    break
-                if t != COMMA:
-                    return E_SYNTAX, end - 1, 0
-            nsib[prev] = -1
-            rng = j + 3
-            step = 1
-            if nargs == 3:
-                step = _step(nkind, narg, nchild, prev)
-            if nargs > 3 or step == 0:
-                return E_RANGE, rng, 0
-            narg[rng] = step
-            nchild[rng] = nargs
-            if nnames + 2 * (fors + 1) > MAX_LOCALS:
-                return E_FOR_TEMPS, j, 0
-            if d + 3 > MAX_AST_DEPTH:  # For > Call > Name > Load
-                return E_DEEP, j, 0
-            status, end = _open_block(tokens, n, end)
-            if status != OK:
-                return status, end, 0
-            if nf == MAX_INDENT:
-                return E_DEEP, j, 0
-            _link(fr, nf, nsib, narg, j)
-            nf = _push_frame(fr, nf, j, 2 * j + 1, d + 1, BK_LOOP, loops + 1, fors + 1)
-            j = end
-            continue
-        elif c == C_NAME:
-            t1 = tok_at(tokens, n, j + 1)
-            if t1 == ASSIGN:
-                # targets `a = b = ... =`, linked from the first; the node is the first ASSIGN
-                last = j
-                _leaf(nkind, narg, nchild, nsib, j, N_NAME, t - NAME0)
-                varmask |= np.int64(1) << (t - NAME0)
-                end = j + 2
-                while T_CLASS[tok_at(tokens, n, end)] == C_NAME and \
-                        tok_at(tokens, n, end + 1) == ASSIGN:
-                    slot = tokens[end] - NAME0
-                    _leaf(nkind, narg, nchild, nsib, end, N_NAME, slot)
-                    varmask |= np.int64(1) << slot
-                    nsib[last] = end
-                    last = end
-                    end += 2
-                node = j + 1
-                _leaf(nkind, narg, nchild, nsib, node, N_ASSIGN, -1)
-                nchild[node] = j
-                status, pos, end, value, h = parse_expr(tokens, n, end, 0, lits, nkind, narg,
-                                                        nchild, nsib, ops, vals)
-                if status != OK:
-                    return status, pos, 0
-                if d + max(2, 1 + h) > MAX_AST_DEPTH:
-                    return E_DEEP, j, 0
-                narg[node] = value
-                _link(fr, nf, nsib, narg, node)
-            elif t1 == COMMA:
-                _leaf(nkind, narg, nchild, nsib, j, N_NAME, t - NAME0)
-                seen = np.int64(1) << (t - NAME0)
-                count = 1
-                end = j + 1
-                while tok_at(tokens, n, end) == COMMA:
-                    tk = tok_at(tokens, n, end + 1)
-                    if T_CLASS[tk] != C_NAME:
-                        return E_SYNTAX, end + 1, 0
-                    bit = np.int64(1) << (tk - NAME0)
-                    if seen & bit:
-                        return E_TUPLE, end + 1, 0
-                    seen |= bit
-                    _leaf(nkind, narg, nchild, nsib, end + 1, N_NAME, tk - NAME0)
-                    nsib[end - 1] = end + 1
-                    count += 1
-                    end += 2
-                if tok_at(tokens, n, end) != ASSIGN:
-                    return E_SYNTAX, end, 0
-                varmask |= seen
-                node = end
-                _leaf(nkind, narg, nchild, nsib, node, N_TUPLE, -1)
-                nchild[node] = j
-                prev = -1
-                while True:
-                    status, pos, end, value, h = parse_expr(tokens, n, end + 1, 0, lits, nkind,
-                                                            narg, nchild, nsib, ops, vals)
-                    if status != OK:
-                        return status, pos, 0
-                    if d + max(3, 2 + h) > MAX_AST_DEPTH:  # Assign > Tuple > element
-                        return E_DEEP, j, 0
-                    if prev < 0:
-                        narg[node] = value
-                    else:
-                        nsib[prev] = value
-                    prev = value
-                    count -= 1
-                    if tok_at(tokens, n, end) != COMMA:
-                        break
-                nsib[prev] = -1
-                if count != 0 and tok_at(tokens, n, end) == NEWLINE:
-                    return E_TUPLE, node, 0
-                _link(fr, nf, nsib, narg, node)
-            elif T_CLASS[t1] == C_AUG:
-                node = j + 1
-                _leaf(nkind, narg, nchild, nsib, node, N_AUG, T_OP[t1])
-                _leaf(nkind, narg, nchild, nsib, j, N_NAME, t - NAME0)
-                varmask |= np.int64(1) << (t - NAME0)
-                nchild[node] = j
-                status, pos, end, value, h = parse_expr(tokens, n, j + 2, 0, lits, nkind, narg,
-                                                        nchild, nsib, ops, vals)
-                if status != OK:
-                    return status, pos, 0
-                if d + max(2, 1 + h) > MAX_AST_DEPTH:
-                    return E_DEEP, j, 0
-                nsib[j] = value
-                _link(fr, nf, nsib, narg, node)
-            else:
-                return E_EXPR_STMT, j, 0
-        elif c == C_LIT or c == C_BUILTIN or t == LPAR or t == MINUS or t == PLUS or \
-                t == TILDE or t == NOT:
-            return E_EXPR_STMT, j, 0
         else:
-            return E_SYNTAX, j, 0
-        if tok_at(tokens, n, end) != NEWLINE:
-            return E_SYNTAX, end, 0
-        j = end + 1
+            status, j, assigned = _line_statement(tokens, n, j, d, loops, fr, nf, lits, nkind,
+                                                  narg, nchild, nsib, ops, vals)
+            varmask |= assigned
+        if status != OK:
+            return status, j, 0

@@ -88,181 +88,232 @@ def _check_last(st):
 
 
 @register_jitable
+def _fold(st, pend, op, arg, pos):
+    """Stage 1: a pure opcode whose operands are all (pending) constants becomes one constant.
+    Returns how many pending constants go on to stage 2 before ``op``, or -1 when ``op`` was
+    absorbed (or the constants overflowed ``pend``)."""
+    npend = st[S_NPEND]
+    if op == CONST:
+        if 2 * npend == len(pend):
+            fail(st, E_STACK, pos)
+            return -1
+        pend[2 * npend] = arg
+        pend[2 * npend + 1] = pos
+        st[S_NPEND] = npend + 1
+        return -1
+    fold = (FIRST_BINARY <= op <= LAST_BINARY and npend >= 2) or \
+        (FIRST_UNARY <= op <= LAST_UNARY and npend >= 1) or (op == SELECT and npend >= 3)
+    if fold:
+        top = 2 * npend - 2
+        if op <= LAST_BINARY:
+            value = alu2(op, pend[top - 2], pend[top])
+            npend -= 1
+        elif op <= LAST_UNARY:
+            value = alu1(op, pend[top])
+        else:
+            value = pend[top - 4] if pend[top] != 0 else pend[top - 2]
+            npend -= 2
+        pend[2 * npend - 2] = value
+        pend[2 * npend - 1] = pos
+        st[S_NPEND] = npend
+        return -1
+    st[S_NPEND] = 0
+    return npend
+
+
+@register_jitable
+def _dead_arm(st, op):
+    """Stage 2 inside the arm of an inlined if that never runs: drop ``op``, track nesting."""
+    dead = st[S_DEAD2]
+    if op == BLOCK or op == LOOP or op == IF:
+        dead += 1
+    elif op == END or (op == ELSE and dead == 1):
+        dead -= 1
+        if dead == 0 and op == END:
+            st[S_NINL] -= 1
+    st[S_DEAD2] = dead
+
+
+@register_jitable
+def _branches(st, inl, op, arg, pos):
+    """Stage 2 at -O1: branches on constants. A held constant decides ``br_if``/``if``; arms of
+    inlined ifs that never run are dropped; branch depths shrink by the inlined ifs they cross.
+    Its output, at most a held constant and one more instruction, is ``(out0, arg0, pos0, out1,
+    arg1, stop)`` (op -2: none; ``out1`` is made at ``pos``); ``stop`` after an error."""
+    out0, out1 = -2, -2
+    arg0, pos0, arg1 = np.int64(0), np.int64(0), arg
+    if op == FLUSH:
+        if st[S_HELD] != 0:
+            out0, arg0, pos0 = CONST, st[S_HVAL], st[S_HPOS]
+            st[S_HELD] = 0
+        return out0, arg0, pos0, FLUSH, arg1, False
+    if st[S_DEAD2] > 0:
+        _dead_arm(st, op)
+        return out0, arg0, pos0, out1, arg1, False
+    ninl = st[S_NINL]
+    keep = True
+    if op == BR or op == BR_IF:
+        target = ninl - 1 - arg
+        if target < 0 or inl[target] != 0:
+            fail(st, E_INTERNAL, pos)
+            return out0, arg0, pos0, out1, arg1, True
+        for r in range(target + 1, ninl):
+            arg1 -= inl[r]
+    if st[S_HELD] != 0 and (op == BR_IF or op == IF):
+        st[S_HELD] = 0
+        keep = False
+        if op == BR_IF:
+            if st[S_HVAL] != 0:  # `const k; br_if`: a branch always taken, or none
+                out1 = BR
+        elif ninl == len(inl):
+            fail(st, E_NEST, pos)
+            return out0, arg0, pos0, out1, arg1, True
+        else:
+            inl[ninl] = 1
+            st[S_NINL] = ninl + 1
+            if st[S_HVAL] == 0:
+                st[S_DEAD2] = 1
+    elif op == ELSE or op == END:
+        if ninl == 0:
+            fail(st, E_INTERNAL, pos)
+            return out0, arg0, pos0, out1, arg1, True
+        if op == END:
+            st[S_NINL] = ninl - 1
+        if inl[ninl - 1] != 0:
+            keep = False
+            if op == ELSE:  # the then-arm ran: the else-arm never does
+                st[S_DEAD2] = 1
+    elif op == BLOCK or op == LOOP or op == IF:
+        if ninl == len(inl):
+            fail(st, E_NEST, pos)
+            return out0, arg0, pos0, out1, arg1, True
+        inl[ninl] = 0
+        st[S_NINL] = ninl + 1
+    if keep:
+        if st[S_HELD] != 0:
+            out0, arg0, pos0 = CONST, st[S_HVAL], st[S_HPOS]
+            st[S_HELD] = 0
+        if op == CONST:
+            st[S_HELD] = 1
+            st[S_HVAL] = arg
+            st[S_HPOS] = pos
+        else:
+            out1 = op
+    return out0, arg0, pos0, out1, arg1, False
+
+
+@register_jitable
+def _unreachable(st, op):
+    """Stage 3: whether ``op`` survives, dropping code after br/return up to the end/else that
+    closes its block (at -O1)."""
+    dead = st[S_DEAD3]
+    if st[S_OPT] != 0 and dead > 0 and op != FLUSH:
+        if op == BLOCK or op == LOOP or op == IF:
+            dead += 1
+        elif op == END or (op == ELSE and dead == 1):
+            dead -= 1
+        st[S_DEAD3] = dead
+        if dead > 0:
+            return False
+    if op == BR or op == RETURN:
+        st[S_DEAD3] = 1
+    return True
+
+
+@register_jitable
+def _peephole(st, op, arg, pos):
+    """Stage 4's rules at -O1, rewriting the last instruction in place where one applies.
+    Returns how many instructions to write: the trailing ``eqz`` run, then ``op``."""
+    writes = 1
+    if op == EQZ:
+        if st[S_ZRUN] == 0 and st[S_LEN] > 0 and NEGATED_OP[st[S_LAST_OP]] >= 0:
+            st[S_LAST_OP] = NEGATED_OP[st[S_LAST_OP]]  # `cmp; eqz`
+            st[S_LAST_ARG] = 0
+        else:
+            st[S_ZRUN] += 1
+            st[S_ZPOS] = pos
+        writes = 0
+    elif op == BR_IF or op == IF:
+        st[S_ZRUN] &= 1  # `eqz; eqz; br_if`: the branch only tests for nonzero
+    elif op == GET and st[S_ZRUN] == 0 and st[S_LEN] > 0 and \
+            st[S_LAST_OP] == SET and st[S_LAST_ARG] == arg:
+        st[S_LAST_OP] = TEE  # `set x; get x`
+        writes = 0
+    if op == FLUSH:
+        writes = 0
+    writes += st[S_ZRUN] if writes or op == FLUSH else 0
+    if writes > 0 or op == FLUSH:
+        st[S_ZRUN] = 0
+    return writes
+
+
+@register_jitable
+def _write(st, code, op, arg, pos):
+    """Append an instruction, now that the one before it is final and validated."""
+    n = st[S_LEN]
+    if n > 0:
+        _check_last(st)
+    if n < st[S_CAP]:
+        code[n, 0] = op
+        code[n, 1] = arg
+    elif n == st[S_CAP]:
+        st[S_OVER_POS] = pos
+    st[S_LAST_OP] = op
+    st[S_LAST_ARG] = arg
+    st[S_LAST_POS] = pos
+    st[S_LEN] = n + 1
+
+
+@register_jitable
+def _final_stages(st, code, op, arg, pos):
+    """Stages 3 and 4 and the writes, for one instruction out of stage 2."""
+    if not _unreachable(st, op):
+        return
+    opt = st[S_OPT]
+    if opt != 0:
+        writes = _peephole(st, op, arg, pos)
+    else:
+        writes = 0 if op == FLUSH else 1
+    for w in range(writes):
+        zeros = writes - 1 if op != FLUSH else writes
+        if w < zeros:
+            wop, warg, wpos = EQZ, np.int64(0), st[S_ZPOS]
+        else:
+            wop, warg, wpos = op, arg, pos
+        _write(st, code, wop, warg, wpos)
+    n = st[S_LEN]
+    if opt != 0 and 0 < n <= st[S_CAP]:  # a peephole rewrite in place, or no change
+        code[n - 1, 0] = st[S_LAST_OP]
+        code[n - 1, 1] = st[S_LAST_ARG]
+
+
+@register_jitable
 def _stream(st, code, pend, inl):
     """Push ``st[S_IN_*]`` through the stages (see the module docstring)."""
     op = st[S_IN_OP]
     arg = st[S_IN_ARG]
     pos = st[S_IN_POS]
     opt = st[S_OPT]
-    # Stage 1: a pure opcode whose operands are all (pending) constants becomes one constant.
-    npend = st[S_NPEND]
+    npend = 0
     if opt != 0:
-        if op == CONST:
-            if 2 * npend == len(pend):
-                fail(st, E_STACK, pos)
-                return
-            pend[2 * npend] = arg
-            pend[2 * npend + 1] = pos
-            st[S_NPEND] = npend + 1
+        npend = _fold(st, pend, op, arg, pos)
+        if npend < 0:
             return
-        fold = (FIRST_BINARY <= op <= LAST_BINARY and npend >= 2) or \
-            (FIRST_UNARY <= op <= LAST_UNARY and npend >= 1) or (op == SELECT and npend >= 3)
-        if fold:
-            top = 2 * npend - 2
-            if op <= LAST_BINARY:
-                value = alu2(op, pend[top - 2], pend[top])
-                npend -= 1
-            elif op <= LAST_UNARY:
-                value = alu1(op, pend[top])
-            else:
-                value = pend[top - 4] if pend[top] != 0 else pend[top - 2]
-                npend -= 2
-            pend[2 * npend - 2] = value
-            pend[2 * npend - 1] = pos
-            st[S_NPEND] = npend
-            return
-        st[S_NPEND] = 0
-    else:
-        npend = 0
     for q in range(npend + 1):  # the pending constants, then op, go to stage 2
         if q < npend:
             op2, arg2, pos2 = CONST, np.int64(pend[2 * q]), np.int64(pend[2 * q + 1])
         else:
             op2, arg2, pos2 = op, arg, pos
-        # Stage 2: branches on constants. Its output (at most a held constant and one more)
-        # goes to stage 3 as out0 then out1 (op -2: none).
-        out0, out1 = -2, -2
-        arg0, pos0, arg1 = np.int64(0), np.int64(0), arg2
-        dead = st[S_DEAD2]
-        ninl = st[S_NINL]
         if opt == 0:
-            out1 = op2
-        elif op2 == FLUSH:
-            if st[S_HELD] != 0:
-                out0, arg0, pos0 = CONST, st[S_HVAL], st[S_HPOS]
-                st[S_HELD] = 0
-            out1 = FLUSH
-        elif dead > 0:  # inside the arm of an inlined if that never runs
-            if op2 == BLOCK or op2 == LOOP or op2 == IF:
-                dead += 1
-            elif op2 == END or (op2 == ELSE and dead == 1):
-                dead -= 1
-                if dead == 0 and op2 == END:
-                    st[S_NINL] = ninl - 1
-            st[S_DEAD2] = dead
+            out0, arg0, pos0, out1, arg1, stop = -2, np.int64(0), np.int64(0), op2, arg2, False
         else:
-            keep = True
-            if op2 == BR or op2 == BR_IF:
-                target = ninl - 1 - arg2
-                if target < 0 or inl[target] != 0:
-                    fail(st, E_INTERNAL, pos2)
-                    return
-                for r in range(target + 1, ninl):
-                    arg1 -= inl[r]
-            if st[S_HELD] != 0 and (op2 == BR_IF or op2 == IF):
-                st[S_HELD] = 0
-                keep = False
-                if op2 == BR_IF:
-                    if st[S_HVAL] != 0:
-                        out1 = BR
-                elif ninl == len(inl):
-                    fail(st, E_NEST, pos2)
-                    return
-                else:
-                    inl[ninl] = 1
-                    st[S_NINL] = ninl + 1
-                    if st[S_HVAL] == 0:
-                        st[S_DEAD2] = 1
-            elif op2 == ELSE or op2 == END:
-                if ninl == 0:
-                    fail(st, E_INTERNAL, pos2)
-                    return
-                if op2 == END:
-                    st[S_NINL] = ninl - 1
-                if inl[ninl - 1] != 0:
-                    keep = False
-                    if op2 == ELSE:  # the then-arm ran: the else-arm never does
-                        st[S_DEAD2] = 1
-            elif op2 == BLOCK or op2 == LOOP or op2 == IF:
-                if ninl == len(inl):
-                    fail(st, E_NEST, pos2)
-                    return
-                inl[ninl] = 0
-                st[S_NINL] = ninl + 1
-            if keep:
-                if st[S_HELD] != 0:
-                    out0, arg0, pos0 = CONST, st[S_HVAL], st[S_HPOS]
-                    st[S_HELD] = 0
-                if op2 == CONST:
-                    st[S_HELD] = 1
-                    st[S_HVAL] = arg2
-                    st[S_HPOS] = pos2
-                else:
-                    out1 = op2
-        for r in range(2):
-            op3 = out0 if r == 0 else out1
-            arg3 = arg0 if r == 0 else arg1
-            pos3 = pos0 if r == 0 else pos2
-            if op3 == -2:
-                continue
-            # Stage 3: drop code after br/return up to the end/else that closes its block.
-            dead = st[S_DEAD3]
-            if opt != 0 and dead > 0 and op3 != FLUSH:
-                if op3 == BLOCK or op3 == LOOP or op3 == IF:
-                    dead += 1
-                elif op3 == END or (op3 == ELSE and dead == 1):
-                    dead -= 1
-                st[S_DEAD3] = dead
-                if dead > 0:
-                    continue
-            if op3 == BR or op3 == RETURN:
-                st[S_DEAD3] = 1
-            # Stage 4: the peephole rules; then the writes, each validating the one before.
-            writes = 1
-            if opt != 0:
-                if op3 == EQZ:
-                    if st[S_ZRUN] == 0 and st[S_LEN] > 0 and NEGATED_OP[st[S_LAST_OP]] >= 0:
-                        st[S_LAST_OP] = NEGATED_OP[st[S_LAST_OP]]  # `cmp; eqz`
-                        st[S_LAST_ARG] = 0
-                    else:
-                        st[S_ZRUN] += 1
-                        st[S_ZPOS] = pos3
-                    writes = 0
-                elif op3 == BR_IF or op3 == IF:
-                    st[S_ZRUN] &= 1  # `eqz; eqz; br_if`: the branch only tests for nonzero
-                elif op3 == GET and st[S_ZRUN] == 0 and st[S_LEN] > 0 and \
-                        st[S_LAST_OP] == SET and st[S_LAST_ARG] == arg3:
-                    st[S_LAST_OP] = TEE  # `set x; get x`
-                    writes = 0
-                if op3 == FLUSH:
-                    writes = 0
-                writes += st[S_ZRUN] if writes or op3 == FLUSH else 0
-                if writes > 0 or op3 == FLUSH:
-                    st[S_ZRUN] = 0
-            elif op3 == FLUSH:
-                writes = 0
-            for w in range(writes):
-                zeros = writes - 1 if op3 != FLUSH else writes
-                if w < zeros:
-                    wop, warg, wpos = EQZ, np.int64(0), st[S_ZPOS]
-                else:
-                    wop, warg, wpos = op3, arg3, pos3
-                n = st[S_LEN]
-                if n > 0:
-                    _check_last(st)
-                if n < st[S_CAP]:
-                    code[n, 0] = wop
-                    code[n, 1] = warg
-                elif n == st[S_CAP]:
-                    st[S_OVER_POS] = wpos
-                st[S_LAST_OP] = wop
-                st[S_LAST_ARG] = warg
-                st[S_LAST_POS] = wpos
-                st[S_LEN] = n + 1
-            n = st[S_LEN]
-            if opt != 0 and 0 < n <= st[S_CAP]:  # a peephole rewrite in place, or no change
-                code[n - 1, 0] = st[S_LAST_OP]
-                code[n - 1, 1] = st[S_LAST_ARG]
+            out0, arg0, pos0, out1, arg1, stop = _branches(st, inl, op2, arg2, pos2)
+        if stop:
+            return
+        if out0 != -2:
+            _final_stages(st, code, out0, arg0, pos0)
+        if out1 != -2:
+            _final_stages(st, code, out1, arg1, pos2)
 
 
 @register_jitable

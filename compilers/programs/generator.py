@@ -5,8 +5,9 @@ canonical, so ``tokenize(detokenize(...))`` gives it back unchanged) and its lit
 one numba-compatible routine (no recursion, objects or exceptions; its stacks live in
 caller-provided scratch arrays; int64 arithmetic that never overflows, so the Python path agrees
 bit for bit), called by the CPU batch kernel here (``@njit``, ``prange``) and by the CUDA kernel
-in ``generator_gpu`` (one thread per program). Randomness is counter-based: a 32-bit hash of
-(key, counter), keyed by (seed, index), so a program never depends on the others in its batch.
+in ``generator_gpu`` (one thread per program); ``generate_batch(..., device=...)`` picks one.
+Randomness is counter-based: a 32-bit hash of (key, counter), keyed by (seed, index), so a
+program never depends on the others in its batch.
 
 Every program is valid kiln (definite assignment is tracked exactly as the front end does, at
 most 24 variables, at most 64 literals) and terminates quickly on every input:
@@ -30,13 +31,14 @@ import torch
 from numba import njit, prange
 from numba.extending import register_jitable
 
+from ..frontend import BUILTINS
 from ..isa import INT32_MIN, MAX_PARAMS
-from ..tokens import (AMP, AND, ASSIGN, AUG0, BINOP0, BINOP_PREC, BREAK, BUILTIN0, CMP0, COLON,
-                      COMMA, CONTINUE, DEDENT, DEF, ELIF, ELSE, FOR, IF, IN, INDENT, LIT0, LPAR,
-                      LT, MAX, MIN, MINUS, NAME0, NEWLINE, NOT, NUM_BINOPS, NUM_BUILTINS,
-                      NUM_CMPS, NUM_LITS, OR, PASS, PLUS, PLUSEQ, PREC_AND, PREC_BAND, PREC_BOR,
-                      PREC_CMP, PREC_IFEXP, PREC_NOT, PREC_OR, PREC_UNARY, RANGE, RETURN, RPAR,
-                      TILDE, WHILE, TokenBatch)
+from ..tokens import (AMP, AND, ASSIGN, AUG0, BINOP0, BINOP_PREC, BREAK, BUILTIN0, BUILTIN_NAMES,
+                      CMP0, COLON, COMMA, CONTINUE, DEDENT, DEF, ELIF, ELSE, FOR, IF, IN, INDENT,
+                      LIT0, LPAR, LT, MAX, MIN, MINUS, NAME0, NEWLINE, NOT, NUM_BINOPS,
+                      NUM_BUILTINS, NUM_CMPS, NUM_LITS, OR, PASS, PLUS, PLUSEQ, PREC_AND,
+                      PREC_BAND, PREC_BOR, PREC_CMP, PREC_IFEXP, PREC_NOT, PREC_OR, PREC_UNARY,
+                      RANGE, RETURN, RPAR, TILDE, WHILE, TokenBatch)
 
 MAX_VARS = 24          # variables a program may use: the rest of the 32 slots is the compiler's
 MAX_DEPTH = 8          # statement nesting
@@ -101,7 +103,8 @@ class GenConfig:
     cmpops: int = 0x3F
     """Comparisons allowed: bit i is ``tokens.CMP_SYMBOLS[i]``."""
     builtins: int = 0x3FF
-    """Builtins allowed: bit i is ``tokens.BUILTIN_NAMES[i]``."""
+    """Builtins allowed: bit i is ``tokens.BUILTIN_NAMES[i]`` (the default leaves out ``int``
+    and ``bool``, bits 10 and 11)."""
     unops: int = 0x7
     """Unary operators allowed: bit i is ``UNOP_NAMES[i]`` (- ~ not)."""
     boolops: int = 0x3
@@ -209,6 +212,8 @@ _ADD_BIT = 1 << (PLUS - BINOP0)
 _AMP_BIT = 1 << (AMP - BINOP0)
 _LT_BIT = 1 << (LT - CMP0)
 _MIN_BIT, _MAX_BIT = 1 << (MIN - BUILTIN0), 1 << (MAX - BUILTIN0)
+# Arguments of builtin i (0: two or more).
+_BUILTIN_ARITY = np.array([BUILTINS[name] or 0 for name in BUILTIN_NAMES], dtype=np.int64)
 _NEG_BIT, _INV_BIT, _NOT_BIT = 1, 2, 4
 _AND_BIT = 1
 
@@ -484,7 +489,9 @@ def _expr(st, out, lits, knobs, es, readable, min_prec, depth, flags):
             sp = _push(es, sp, E_GEN, PREC_OR, d - 1, 0)
         else:
             fn = _pick_bit(st, knobs[K_BUILTINS], NUM_BUILTINS)
-            nargs = 1 if fn == 0 else (2 + (_below(st, 100) < 20) if fn <= 2 else 2)
+            nargs = _BUILTIN_ARITY[fn]
+            if nargs == 0:  # min, max: sometimes three arguments
+                nargs = 2 + (_below(st, 100) < 20)
             _emit(st, out, BUILTIN0 + fn)
             _emit(st, out, LPAR)
             sp = _push(es, sp, E_EMIT, RPAR, 0, 0)
@@ -858,7 +865,8 @@ def generate_batch(n: int, seed: int, config: GenConfig | None = None,
     """Programs ``0..n-1`` of stream ``seed``: a TokenBatch ``config.max_tokens`` wide.
 
     On the CPU (``device`` None or ``"cpu"``) numba generates them in parallel over programs;
-    on a CUDA device ``generator_gpu.generate_batch_cuda`` does, with identical programs.
+    on a CUDA device a kernel does (``generator_gpu``, one thread per program, asynchronously on
+    torch's current stream), with identical programs.
     """
     n, seed, config = check_count(n), check_seed(seed), check_config(config)
     try:
@@ -867,15 +875,15 @@ def generate_batch(n: int, seed: int, config: GenConfig | None = None,
         raise ValueError(f"device must be 'cpu', 'cuda' or a torch.device, got {device!r}") \
             from None
     if device.type == "cuda":
-        from .generator_gpu import generate_batch_cuda
+        from .generator_gpu import generate_on_cuda
 
-        return generate_batch_cuda(n, seed, config, device=device)
+        return generate_on_cuda(n, seed, config, device)
     if device.type != "cpu":
         raise ValueError(f"generate_batch runs on the CPU or a CUDA device, got {device}")
     tokens = np.zeros((n, config.max_tokens), np.int32)
     lits = np.zeros((n, NUM_LITS), np.int32)
     meta = np.zeros((4, n), np.int32)
-    _generate(check_seed(seed), config.to_array(), tokens, lits, meta)
+    _generate(seed, config.to_array(), tokens, lits, meta)
     return batch_from_arrays(torch.from_numpy(tokens), torch.from_numpy(lits),
                              torch.from_numpy(meta))
 

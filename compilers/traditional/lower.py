@@ -12,7 +12,7 @@ import ast
 
 from .. import frontend
 from ..frontend import CompileError, literal_value, range_step
-from ..isa import MAX_LOCALS, OP, PY_BUILTIN, PY_OPERATOR, SELECT
+from ..isa import MAX_LOCALS, OP, PY_BUILTIN, PY_CONVERSION, PY_OPERATOR, SELECT
 from . import ir
 
 
@@ -92,6 +92,11 @@ class _Lowerer:
                                            self.expr(e.test)))
         if isinstance(e, ast.Call):
             args = [self.expr(a) for a in e.args]
+            if e.func.id in PY_CONVERSION:
+                (value,) = args
+                for op in PY_CONVERSION[e.func.id]:
+                    value = ir.Apply(op, (value,))
+                return value
             op = PY_BUILTIN[e.func.id]
             return ir.Apply(op, tuple(args)) if len(args) == 1 else self.fold_left(op, args)
         raise AssertionError(f"unchecked expression {type(e).__name__}")  # frontend rejects it

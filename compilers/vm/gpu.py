@@ -10,22 +10,21 @@
 Both loop with a grid stride over a grid of at most ``_BLOCKS_PER_SM`` blocks per SM: numba
 zero-fills local arrays when a thread starts, so a thread per item would pay that on every run.
 
-Both take and return torch CUDA tensors without copies (numba views them through
-``__cuda_array_interface__``) and launch on torch's current stream, with no host
-synchronisation. ``numba.cuda`` is imported on first use, so this module imports anywhere; under
-``NUMBA_ENABLE_CUDASIM=1`` (numba's CUDA simulator, where torch has no CUDA) the same kernels
-take and return numpy arrays, which is how CI tests them.
+Both take and return torch CUDA tensors without copies and launch on torch's current stream,
+with no host synchronisation, through ``compilers.gpu_launch``. ``numba.cuda`` is imported on
+first use, so this module imports anywhere; under ``NUMBA_ENABLE_CUDASIM=1`` (numba's CUDA
+simulator, where torch has no CUDA) the same kernels take and return numpy arrays, which is how
+CI tests them.
 """
 from __future__ import annotations
 
-import math
+import functools
 import sys
-import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import validate
+from .. import gpu_launch, validate
 from ..isa import MAX_LOCALS, MAX_PARAMS, MAX_STACK
 from . import core
 from .shapes import (batch_dims, check_bound, check_fuel, check_int32, check_linked,
@@ -37,9 +36,6 @@ _THREADS = 256        # per block on the GPU
 _BLOCKS_PER_SM = 16   # resident and queued blocks: measured best on an H200 (8: 7% slower)
 # Simulated launches are small, so that simulated threads also loop over several items.
 _SIM_THREADS, _SIM_BLOCKS = 32, 2
-# Matched by message, which numba's built-in CUDA target and the numba-cuda package share
-# (the class is theirs to move).
-_SMALL_GRID_WARNING = r".*Grid size \d+ will likely result in GPU under-utilization"
 
 
 class _Kernels(NamedTuple):
@@ -49,19 +45,16 @@ class _Kernels(NamedTuple):
 
 
 _kernels: _Kernels | None = None
-_sm_counts: dict[int, int] = {}  # streaming multiprocessors per device index
-# numba.cuda, bound on first use. The kernels must reach it as a module global: the simulator
-# swaps the globals that name it for its own emulation while a kernel runs.
+# numba.cuda, bound on first use (see gpu_launch.numba_cuda).
 cuda: Any = None
 
 
 def _build() -> _Kernels:
     global cuda
-    from numba import config, int32
-    from numba import cuda as numba_cuda
+    from numba import int32
 
-    cuda = numba_cuda
-    simulator = bool(config.ENABLE_CUDASIM)
+    cuda = gpu_launch.numba_cuda()
+    simulator = gpu_launch.is_simulator()
     # On the GPU, numba compiles the @njit dispatchers that a kernel calls as device functions.
     # The simulator runs kernels as Python and hands them array wrappers that compiled code
     # rejects, so there the kernels call the Python functions (whose scalar-only callees may
@@ -125,6 +118,16 @@ def is_simulator() -> bool:
     return _get().simulator
 
 
+@functools.lru_cache(maxsize=16)
+def _constant(device, stream: int, programs: int, value: int):
+    """``[programs]`` int32 copies of ``value`` on ``device``, made once per stream (and so
+    filled in the order of the kernels that read it): the kernels only read them, and a
+    repeated call then allocates and fills nothing."""
+    import torch
+
+    return torch.full((programs,), value, dtype=torch.int32, device=device)
+
+
 class _Device:
     """Array handling for one call: torch CUDA tensors on the GPU, numpy in the simulator."""
 
@@ -161,7 +164,8 @@ class _Device:
             check_int32(name, x)
             if self.torch is None:
                 return np.full(programs, x, dtype=np.int32)
-            return self.torch.full((programs,), x, dtype=self.torch.int32, device=self.device)
+            stream = gpu_launch.current_stream(self.torch, self.device.index)
+            return _constant(self.device, stream, programs, int(x))
         arr = self.int32(name, x)
         check_per_program(name, tuple(arr.shape), programs)
         return arr
@@ -178,25 +182,12 @@ class _Device:
         if items == 0:
             return
         if self.torch is None:
-            kernel[min(math.ceil(items / _SIM_THREADS), _SIM_BLOCKS), _SIM_THREADS](*args)
+            gpu_launch.launch(kernel, gpu_launch.blocks_for(items, _SIM_THREADS, _SIM_BLOCKS),
+                              _SIM_THREADS, *args)
             return
-        with cuda.gpus[self.device.index]:
-            if self.device.index not in _sm_counts:
-                _sm_counts[self.device.index] = cuda.get_current_device().MULTIPROCESSOR_COUNT
-            sms = _sm_counts[self.device.index]
-            blocks = min(math.ceil(items / _THREADS), sms * _BLOCKS_PER_SM)
-            stream = cuda.external_stream(self.torch.cuda.current_stream(self.device).cuda_stream)
-            # sync=False: the kernel runs on the producer's stream, so numba must not block the
-            # host waiting for it.
-            views = [cuda.as_cuda_array(a, sync=False) if isinstance(a, self.torch.Tensor) else a
-                     for a in args]
-            if blocks >= 2 * sms:
-                kernel[blocks, _THREADS, stream](*views)
-                return
-            # numba warns that a small grid under-uses the GPU; a small batch needs no more
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_SMALL_GRID_WARNING)
-                kernel[blocks, _THREADS, stream](*views)
+        sms = gpu_launch.sm_count(self.device.index)
+        gpu_launch.launch(kernel, gpu_launch.blocks_for(items, _THREADS, sms * _BLOCKS_PER_SM),
+                          _THREADS, *args)
 
 
 def link(code, lengths=None) -> Linked:
