@@ -17,6 +17,8 @@ from pathlib import Path
 
 from .compilers.isa import wrap
 from .compilers.program import CALL_FUEL
+from .compilers.validate import ValidationError
+from .compilers.verify.smt import DEFAULT_RLIMIT, DEFAULT_UNROLL
 from .compilers.vm.status import MAX_FUEL
 from .fileio import OutputPathError, check_output_path
 from .firstuse import notice_if_cold
@@ -81,13 +83,33 @@ def _compile_file(args):
 
     source = _read_source(args.file)
     approach = getattr(args, "approach", "traditional")
+    if approach == "traditional":
+        try:
+            return kiln.compile(source, args.opt)
+        except kiln.CompileError as exc:
+            raise UsageError(f"{args.file}: {exc}") from None
+    if args.device and args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda asked for, but torch sees no CUDA device")
+    samples = args.samples or (16 if approach == "hybrid" else 1)
     try:
-        if approach == "neural":
-            return kiln.compile(source, approach="neural", samples=args.samples,
-                                checkpoint=args.checkpoint)
-        return kiln.compile(source, args.opt)
+        return kiln.compile(source, approach=approach, samples=samples,
+                            checkpoint=args.checkpoint, device=args.device)
     except (kiln.CompileError, ValueError) as exc:  # incl. checkpoint errors, no passing sample
         raise UsageError(f"{args.file}: {exc}") from None
+
+
+def _provenance_line(prog) -> str:
+    p = prog.provenance
+    line = f"{p.approach}: {p.outcome}"
+    if p.bound is not None:
+        line += f" up to {p.bound} iterations"
+    if p.reason:
+        line += f" ({p.reason})"
+    return (line + f"; {p.samples} samples, {p.passed} passed the tests, {p.proofs} proofs "
+            f"({p.refuted} refuted, {p.unknown} unknown), solver {p.solver_seconds:.2f} s")
 
 
 def cmd_compile(args) -> int:
@@ -99,8 +121,95 @@ def cmd_compile(args) -> int:
                           "static_cost": prog.static_cost,
                           "provenance": dataclasses.asdict(prog.provenance)}))
     else:
+        if args.approach == "hybrid":
+            print(f"; {_provenance_line(prog)}")
         sys.stdout.write(prog.asm())
     return 0
+
+
+# kiln verify: exit statuses beside 0 (equivalent, fully or up to the bound).
+EXIT_COUNTEREXAMPLE = 1
+EXIT_UNKNOWN = 3
+
+
+def _load_program(path: str, opt: int):
+    """A file as ``(code, params or None)``: ``.py`` a source (compiled at ``opt``), ``.json``
+    the output of ``kiln compile --json``, anything else assembly text (``kiln compile``'s
+    output; its header comment names the parameters)."""
+    import re
+
+    import kiln
+    from .compilers.asm import AsmError, assemble
+
+    text = _read_source(path)
+    if path.endswith(".py"):
+        try:
+            prog = kiln.compile(text, opt)
+        except kiln.CompileError as exc:
+            raise UsageError(f"{path}: {exc}") from None
+        return prog.code, prog.params
+    if path.endswith(".json"):
+        try:
+            data = json.loads(text)
+            return kiln.compilers.validate.as_code(data["code"]), tuple(data["params"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{path}: not the JSON of `kiln compile --json` ({exc})") from None
+    try:
+        code = assemble(text)
+    except AsmError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    header = re.match(r"\s*;\s*\w+\(([^)]*)\)", text)
+    params = tuple(p.strip() for p in header.group(1).split(",") if p.strip()) if header else None
+    return code, params
+
+
+def _verify_pair(a: str, b: str, args):
+    from .compilers.verify.smt import check_equivalent
+
+    code_a, params_a = _load_program(a, args.opt)
+    code_b, params_b = _load_program(b, args.opt)
+    params = params_a if params_a is not None else params_b
+    if params is None:
+        raise UsageError(f"neither {a} nor {b} says how many parameters it takes (give a .py "
+                         f"source, or assembly with its `; name(params)` header)")
+    if params_b is not None and len(params_b) != len(params):
+        raise UsageError(f"{a} takes {len(params)} parameter(s), {b} takes {len(params_b)}")
+    try:
+        verdict = check_equivalent(code_a, code_b, len(params), unroll=args.unroll,
+                                   rlimit=args.rlimit)
+    except ValidationError as exc:
+        raise UsageError(f"{a} or {b}: {exc}") from None
+    return verdict, params
+
+
+def _exit_status(outcome: str) -> int:
+    from .compilers.verify.smt import COUNTEREXAMPLE, UNKNOWN
+
+    return {COUNTEREXAMPLE: EXIT_COUNTEREXAMPLE, UNKNOWN: EXIT_UNKNOWN}.get(outcome, 0)
+
+
+def cmd_verify(args) -> int:
+    """Prove two programs equal (or two folders of programs, paired by name)."""
+    a, b = Path(args.a), Path(args.b)
+    if not (a.is_dir() and b.is_dir()):
+        verdict, params = _verify_pair(args.a, args.b, args)
+        print(verdict.describe(params, a.name, b.name))
+        return _exit_status(verdict.outcome)
+    counts: dict[str, int] = {}
+    status = 0
+    for left in sorted(a.iterdir()):
+        right = next((b / f"{left.stem}{ext}" for ext in (".py", ".asm", ".json")
+                      if (b / f"{left.stem}{ext}").is_file()), None)
+        if not left.is_file() or right is None:
+            continue
+        verdict, params = _verify_pair(str(left), str(right), args)
+        print(f"{left.stem}: {verdict.describe(params, left.name, right.name)}")
+        counts[verdict.outcome] = counts.get(verdict.outcome, 0) + 1
+        status = max(status, _exit_status(verdict.outcome))
+    if not counts:
+        raise UsageError(f"no file of {a} has a namesake (.py, .asm or .json) in {b}")
+    print(", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
+    return status
 
 
 def cmd_run(args) -> int:
@@ -262,15 +371,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optimisation level 0, 1 or 2 (default 1); also -O0, -O1, -O2")
     p.add_argument("--json", action="store_true",
                    help="print {function, params, code, asm, static_cost} as JSON")
-    p.add_argument("--approach", choices=("traditional", "neural"), default="traditional",
-                   help="traditional (default; -O applies) or neural: the transformer's "
-                        "samples, kept only if they pass the tests")
-    p.add_argument("--samples", type=_positive, default=1, metavar="K",
-                   help="neural: candidates to sample (default 1, greedy)")
+    p.add_argument("--approach", choices=("traditional", "neural", "hybrid"),
+                   default="traditional",
+                   help="traditional (default; -O applies); neural: the transformer's samples, "
+                        "kept only if they pass the tests; hybrid: the cheapest sample that "
+                        "passes the tests and is proved equal to -O2 by SMT, else -O2")
+    p.add_argument("--samples", type=_positive, default=None, metavar="K",
+                   help="neural, hybrid: candidates to sample (default 1 (greedy) for neural, "
+                        "16 for hybrid)")
     p.add_argument("--checkpoint", default=None, metavar="PATH",
-                   help="neural: a checkpoint (NAME.json / NAME.safetensors; default: the "
-                        "shipped model)")
+                   help="neural, hybrid: a checkpoint (NAME.json / NAME.safetensors; default: "
+                        "the shipped model)")
+    p.add_argument("--device", default=None,
+                   help="neural, hybrid: where to sample and test (default: cuda if present)")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("verify", help="prove two programs equal, or print a counterexample")
+    p.add_argument("a", metavar="A", help="a source (.py), bytecode (.asm, .json), or a folder")
+    p.add_argument("b", metavar="B", help="the same kinds; two folders pair files by name")
+    p.add_argument("-O", dest="opt", type=_opt, default=0, metavar="LEVEL",
+                   help="level at which sources are compiled before the proof (default 0)")
+    p.add_argument("--unroll", type=_positive, default=DEFAULT_UNROLL,
+                   help=f"loop iterations unrolled per loop entry (default {DEFAULT_UNROLL})")
+    p.add_argument("--rlimit", type=_positive, default=DEFAULT_RLIMIT,
+                   help=f"z3 resource limit per query (default {DEFAULT_RLIMIT:,}); past it: "
+                        f"unknown")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("run", help="compile FILE.py and run it on integer arguments")
     p.add_argument("file", metavar="FILE.py")
