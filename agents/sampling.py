@@ -12,11 +12,12 @@ graph and replayed.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 import torch
 
-from ..compilers import hashing
+from ..compilers import gpu_launch, hashing
 from ..compilers.isa import MAX_NEST
 from ..compilers.tokens import TokenBatch
 from ..compilers.vocab import EOS, TARGET_VOCAB_SIZE
@@ -155,14 +156,9 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     if use_graph:
         _replay_in_graph(step, max_len)
     else:
-        if sync_check:
-            torch.cuda.set_sync_debug_mode("error")
-        try:
+        with gpu_launch.host_sync_forbidden(torch) if sync_check else contextlib.nullcontext():
             for _ in range(max_len):
                 step()
-        finally:
-            if sync_check:
-                torch.cuda.set_sync_debug_mode("default")
     return Candidates(state.target, decode(state.target, lits, tables).to(torch.int32), length,
                       logprob)
 

@@ -17,11 +17,13 @@ The GPU VM (``vm.gpu``), the batched compiler (``batch.gpu``) and the program ge
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
 import math
 import sys
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 # numba warns that a small grid under-uses the GPU; a small batch needs no more. Matched by
@@ -242,3 +244,21 @@ class _FastLaunch:
 
 
 _FAST = _FastLaunch()
+
+
+@contextlib.contextmanager
+def host_sync_forbidden(torch: Any) -> Iterator[None]:
+    """Inside the block, any torch operation that synchronises with the host raises (torch's sync
+    debug mode "error"); the mode is back to "default" afterwards, whatever happens.
+
+    torch warns that the mode is a prototype each time it is switched on; with warnings as errors
+    that warning would escape after the mode was set and leave it on, so it is silenced here.
+    The mode sees only torch's own synchronisations, not numba's or the driver's.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Synchronization debug mode is a prototype")
+            torch.cuda.set_sync_debug_mode("error")
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode("default")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import ast
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -77,6 +77,9 @@ class Op:
     mirrored: str | None = None     # the opcode with swapped operands: op(a, b) == m(b, a)
     negated: str | None = None      # the opcode whose result is the logical not: eqz(op) == n
     python: type[ast.AST] | str | None = None  # the Python operator class (or builtin name)
+    # The same semantics as an SMT term: z3 32-bit bit-vector operands to a bit-vector result
+    # (pure opcodes only; compilers.verify.smt encodes the rest, which move values or steer).
+    smt: Callable[..., Any] | None = None
 
     @property
     def comparison(self) -> bool:
@@ -86,6 +89,39 @@ class Op:
 
 def _b(x: bool) -> int:
     return 1 if x else 0
+
+
+# Helpers for the ``smt`` column. z3 is imported on first use, so that importing the ISA (every
+# kiln import does) does not load the solver.
+def _z3():
+    import z3
+
+    return z3
+
+
+def _ite(c, a, b):
+    return _z3().If(c, a, b)
+
+
+def _flag(c):
+    """A z3 Bool as the ISA's 0/1 int32."""
+    z3 = _z3()
+    return z3.If(c, z3.BitVecVal(1, 32), z3.BitVecVal(0, 32))
+
+
+def _smt_floordiv(a, b):
+    # bvsdiv truncates toward zero (and wraps INT_MIN / -1 to INT_MIN, as the ISA does); floor
+    # division is one less when the remainder is nonzero and its sign differs from b's.
+    z3 = _z3()
+    rem = z3.SRem(a, b)
+    trunc = a / b
+    floor = z3.If(z3.And(rem != 0, (rem < 0) != (b < 0)), trunc - 1, trunc)
+    return z3.If(b == 0, z3.BitVecVal(0, 32), floor)
+
+
+def _smt_floormod(a, b):
+    # bvsmod takes the divisor's sign: Python's floor modulo. The ISA defines a % 0 == a.
+    return _ite(b == 0, a, a % b)
 
 
 # fmt: off
@@ -98,70 +134,102 @@ OPS: tuple[Op, ...] = (
     Op(4,  "drop",   NONE,  1, 0, 1, 0, None, "discard the top"),
     # arithmetic (a is the deeper operand, b the top)
     Op(5,  "add",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a + b), "a + b",
-       commutative=True, python=ast.Add),
+       commutative=True, python=ast.Add,
+       smt=lambda a, b: a + b),
     Op(6,  "sub",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a - b), "a - b",
-       python=ast.Sub),
+       python=ast.Sub,
+       smt=lambda a, b: a - b),
     Op(7,  "mul",    NONE,  2, 1, 3, 0, lambda a, b: wrap(a * b), "a * b",
-       commutative=True, python=ast.Mult),
+       commutative=True, python=ast.Mult,
+       smt=lambda a, b: a * b),
     Op(8,  "div",    NONE,  2, 1, 20, 0, _floordiv, "floor division, a // 0 == 0",
-       python=ast.FloorDiv),
+       python=ast.FloorDiv,
+       smt=_smt_floordiv),
     Op(9,  "mod",    NONE,  2, 1, 20, 0, _floormod, "floor modulo, a % 0 == a",
-       python=ast.Mod),
+       python=ast.Mod,
+       smt=_smt_floormod),
     Op(10, "udiv",   NONE,  2, 1, 20, 0, _udiv, "unsigned division, udiv(a, 0) == 0",
-       python="udiv"),
+       python="udiv",
+       smt=lambda a, b: _ite(b == 0, 0, _z3().UDiv(a, b))),
     Op(11, "urem",   NONE,  2, 1, 20, 0, _urem, "unsigned remainder, urem(a, 0) == a",
-       python="urem"),
+       python="urem",
+       smt=lambda a, b: _ite(b == 0, a, _z3().URem(a, b))),
     Op(12, "and",    NONE,  2, 1, 1, 0, lambda a, b: a & b, "bitwise and",
-       commutative=True, python=ast.BitAnd),
+       commutative=True, python=ast.BitAnd,
+       smt=lambda a, b: a & b),
     Op(13, "or",     NONE,  2, 1, 1, 0, lambda a, b: a | b, "bitwise or",
-       commutative=True, python=ast.BitOr),
+       commutative=True, python=ast.BitOr,
+       smt=lambda a, b: a | b),
     Op(14, "xor",    NONE,  2, 1, 1, 0, lambda a, b: a ^ b, "bitwise xor",
-       commutative=True, python=ast.BitXor),
+       commutative=True, python=ast.BitXor,
+       smt=lambda a, b: a ^ b),
     Op(15, "shl",    NONE,  2, 1, 1, 0, lambda a, b: wrap(a << (b & 31)), "a << (b mod 32)",
-       python=ast.LShift),
+       python=ast.LShift,
+       smt=lambda a, b: a << (b & 31)),
     Op(16, "shr",    NONE,  2, 1, 1, 0, lambda a, b: a >> (b & 31), "arithmetic a >> (b mod 32)",
-       python=ast.RShift),
+       python=ast.RShift,
+       smt=lambda a, b: a >> (b & 31)),
     Op(17, "lshr",   NONE,  2, 1, 1, 0, lambda a, b: wrap(_u(a) >> (b & 31)), "logical a >> (b mod 32)",
-       python="lshr"),
+       python="lshr",
+       smt=lambda a, b: _z3().LShR(a, b & 31)),
     Op(18, "min",    NONE,  2, 1, 2, 0, min, "signed minimum",
-       commutative=True, python="min"),
+       commutative=True, python="min",
+       smt=lambda a, b: _ite(a < b, a, b)),
     Op(19, "max",    NONE,  2, 1, 2, 0, max, "signed maximum",
-       commutative=True, python="max"),
+       commutative=True, python="max",
+       smt=lambda a, b: _ite(a > b, a, b)),
     Op(20, "eq",     NONE,  2, 1, 1, 0, lambda a, b: _b(a == b), "a == b (0/1)",
-       commutative=True, negated="ne", python=ast.Eq),
+       commutative=True, negated="ne", python=ast.Eq,
+       smt=lambda a, b: _flag(a == b)),
     Op(21, "ne",     NONE,  2, 1, 1, 0, lambda a, b: _b(a != b), "a != b",
-       commutative=True, negated="eq", python=ast.NotEq),
+       commutative=True, negated="eq", python=ast.NotEq,
+       smt=lambda a, b: _flag(a != b)),
     Op(22, "lt",     NONE,  2, 1, 1, 0, lambda a, b: _b(a < b), "signed a < b",
-       mirrored="gt", negated="ge", python=ast.Lt),
+       mirrored="gt", negated="ge", python=ast.Lt,
+       smt=lambda a, b: _flag(a < b)),
     Op(23, "le",     NONE,  2, 1, 1, 0, lambda a, b: _b(a <= b), "signed a <= b",
-       mirrored="ge", negated="gt", python=ast.LtE),
+       mirrored="ge", negated="gt", python=ast.LtE,
+       smt=lambda a, b: _flag(a <= b)),
     Op(24, "gt",     NONE,  2, 1, 1, 0, lambda a, b: _b(a > b), "signed a > b",
-       mirrored="lt", negated="le", python=ast.Gt),
+       mirrored="lt", negated="le", python=ast.Gt,
+       smt=lambda a, b: _flag(a > b)),
     Op(25, "ge",     NONE,  2, 1, 1, 0, lambda a, b: _b(a >= b), "signed a >= b",
-       mirrored="le", negated="lt", python=ast.GtE),
+       mirrored="le", negated="lt", python=ast.GtE,
+       smt=lambda a, b: _flag(a >= b)),
     Op(26, "ult",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) < _u(b)), "unsigned a < b",
-       mirrored="ugt", negated="uge", python="ult"),
+       mirrored="ugt", negated="uge", python="ult",
+       smt=lambda a, b: _flag(_z3().ULT(a, b))),
     Op(27, "ule",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) <= _u(b)), "unsigned a <= b",
-       mirrored="uge", negated="ugt", python="ule"),
+       mirrored="uge", negated="ugt", python="ule",
+       smt=lambda a, b: _flag(_z3().ULE(a, b))),
     Op(28, "ugt",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) > _u(b)), "unsigned a > b",
-       mirrored="ult", negated="ule", python="ugt"),
+       mirrored="ult", negated="ule", python="ugt",
+       smt=lambda a, b: _flag(_z3().UGT(a, b))),
     Op(29, "uge",    NONE,  2, 1, 1, 0, lambda a, b: _b(_u(a) >= _u(b)), "unsigned a >= b",
-       mirrored="ule", negated="ult", python="uge"),
+       mirrored="ule", negated="ult", python="uge",
+       smt=lambda a, b: _flag(_z3().UGE(a, b))),
     Op(30, "andv",   NONE,  2, 1, 2, 0, lambda a, b: b if a != 0 else a, "Python `a and b`",
-       python=ast.And),
+       python=ast.And,
+       smt=lambda a, b: _ite(a != 0, b, a)),
     Op(31, "orv",    NONE,  2, 1, 2, 0, lambda a, b: a if a != 0 else b, "Python `a or b`",
-       python=ast.Or),
+       python=ast.Or,
+       smt=lambda a, b: _ite(a != 0, a, b)),
     # unary
     Op(32, "neg",    NONE,  1, 1, 1, 0, lambda a: wrap(-a), "-a",
-       python=ast.USub),
+       python=ast.USub,
+       smt=lambda a: -a),
     Op(33, "not",    NONE,  1, 1, 1, 0, lambda a: ~a, "bitwise ~a",
-       python=ast.Invert),
+       python=ast.Invert,
+       smt=lambda a: ~a),
     Op(34, "eqz",    NONE,  1, 1, 1, 0, lambda a: _b(a == 0), "logical not: a == 0",
-       python=ast.Not),
+       python=ast.Not,
+       smt=lambda a: _flag(a == 0)),
     Op(35, "abs",    NONE,  1, 1, 2, 0, lambda a: wrap(abs(a)), "|a|, abs(INT_MIN) == INT_MIN",
-       python="abs"),
+       python="abs",
+       smt=lambda a: _ite(a < 0, -a, a)),
     # ternary (a deepest, c top)
-    Op(36, "select", NONE,  3, 1, 2, 0, lambda a, b, c: a if c != 0 else b, "a if c else b"),
+    Op(36, "select", NONE,  3, 1, 2, 0, lambda a, b, c: a if c != 0 else b, "a if c else b",
+       smt=lambda a, b, c: _ite(c != 0, a, b)),
     # structured control: each runs at an empty stack (after popping its operand, if any)
     Op(37, "block",  NONE,  0, 0, 0, 0, None, "open a block; br to it jumps past its end"),
     Op(38, "loop",   NONE,  0, 0, 0, 0, None, "open a loop; br to it jumps back to its start"),

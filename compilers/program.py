@@ -76,8 +76,11 @@ class Program:
 
     def asm(self) -> str:
         """The program as assembly text (``compilers.asm`` reads it back)."""
-        approach = self.provenance.approach
-        how = f"-O{self.opt}" if approach == "traditional" else approach
+        p = self.provenance
+        # Traditional code (the hybrid's fallback included) names its level; other code its
+        # approach.
+        how = f"-O{self.opt}" if p.approach == "traditional" or p.outcome == "fell_back" \
+            else p.approach
         return disassemble(self.code, header=f"{self.name}({', '.join(self.params)})  {how}")
 
     def execute(self, args, fuel: int = CALL_FUEL):

@@ -160,12 +160,12 @@ class ProgramSources:
 
     def __init__(self, generator: GenConfig | None, pool_size: int, pool_seed: int,
                  suite: Sequence[str] | None):
-        self._generator = GeneratorSource(generator, pool_size, pool_seed)
+        self.generator = GeneratorSource(generator, pool_size, pool_seed)
         if suite is not None and (isinstance(suite, str) or not isinstance(suite, Sequence)
                                   or not suite or not all(isinstance(n, str) for n in suite)):
             raise ValueError(f"suite must be None (the whole suite) or a non-empty list of suite "
                              f"program names, got {suite!r}")
-        self._suite_names = None if suite is None else tuple(suite)
+        self.suite_names = None if suite is None else tuple(suite)
         self._suite: SuiteSource | None = None
         self._answered: dict[str, np.ndarray] = {}
 
@@ -183,9 +183,9 @@ class ProgramSources:
     def get(self, kind: str) -> SuiteSource | GeneratorSource:
         """The source called ``kind`` (``"generator"`` or ``"suite"``)."""
         if check_source(kind) == "generator":
-            return self._generator
+            return self.generator
         if self._suite is None:
-            self._suite = SuiteSource(self._suite_names)
+            self._suite = SuiteSource(self.suite_names)
         return self._suite
 
     @staticmethod

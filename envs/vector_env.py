@@ -235,6 +235,16 @@ class CompileVectorEnv(VectorEnv):
                 programs.MAX_ORACLE_CODE, self.source, p.fuel, p.num_tests)
         return self._program_tables[self.source]
 
+    def regenerate(self, pool_seed: int) -> None:
+        """Replace the generator's pool by its programs at ``pool_seed`` (a fresh set, built on
+        the device when next used). Lanes' episodes in progress refer to the old pool: call
+        ``reset`` before the next ``step``."""
+        old = self.sources
+        self.sources = programs.ProgramSources(old.generator.config, old.generator.pool_size,
+                                               pool_seed, old.suite_names)
+        self._program_tables.pop("generator", None)
+        self.state = None
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         super().reset(seed=seed)

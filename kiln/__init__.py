@@ -51,7 +51,7 @@ __all__ = ["CompileError", "OutOfFuel", "Program", "ValidationError", "compile",
 __version__ = "0.1.0"
 
 
-APPROACHES = ("traditional", "neural")
+APPROACHES = ("traditional", "neural", "hybrid")
 
 
 def compile(source: str, opt: int = 1, *, approach: str = "traditional",  # noqa: A001
@@ -64,20 +64,31 @@ def compile(source: str, opt: int = 1, *, approach: str = "traditional",  # noqa
     (the first greedy) from the transformer of ``checkpoint`` (default: the shipped model) on
     ``device`` (default: CUDA when present), keeps those that agree with the traditional
     compiler's code on the tests, and returns the cheapest (``opt`` is ignored); if none
-    passes it raises ``kiln.compilers.neural.NoCandidatePassed`` (a ValueError). The result's
-    ``provenance`` says which approach produced it and on what evidence.
+    passes it raises ``kiln.compilers.neural.NoCandidatePassed`` (a ValueError).
+    ``approach="hybrid"`` samples the same way, keeps the cheapest candidate that passes the
+    tests and that SMT proves equal to the traditional ``-O2`` code, and otherwise returns the
+    ``-O2`` code. The result's ``provenance`` says which approach produced it and on what
+    evidence.
 
     Raises CompileError (with ``lineno``, ``col``) for any source outside the language and
     ValueError for a bad ``opt``, ``approach`` or ``samples``.
     """
     if approach not in APPROACHES:
         raise ValueError(f"approach must be one of {APPROACHES}, got {approach!r}")
+    if approach != "traditional" and (isinstance(samples, bool) or not isinstance(samples, int)
+                                      or samples < 1):
+        raise ValueError(f"samples must be a positive int, got {samples!r}")
     if approach == "neural":
         from .compilers.neural import compile_source as compile_neural
 
-        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-            raise ValueError(f"samples must be a positive int, got {samples!r}")
         return compile_neural(source, samples, checkpoint=checkpoint, device=device)
+    if approach == "hybrid":
+        from .compilers.hybrid import HybridConfig, compile_hybrid, neural_candidates
+        from .compilers.neural import default_device
+
+        device = default_device() if device is None else device
+        return compile_hybrid([source], neural_candidates(checkpoint, device),
+                              HybridConfig(samples=samples), device)[0]
     from .compilers.traditional.pipeline import compile_source
 
     fn, code = compile_source(source, opt)

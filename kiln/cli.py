@@ -13,9 +13,12 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from .compilers.isa import wrap
 from .compilers.program import CALL_FUEL
+from .compilers.validate import ValidationError
+from .compilers.verify.smt import DEFAULT_RLIMIT, DEFAULT_UNROLL
 from .compilers.vm.status import MAX_FUEL
 from .fileio import OutputPathError, check_output_path
 from .firstuse import notice_if_cold
@@ -80,13 +83,33 @@ def _compile_file(args):
 
     source = _read_source(args.file)
     approach = getattr(args, "approach", "traditional")
+    if approach == "traditional":
+        try:
+            return kiln.compile(source, args.opt)
+        except kiln.CompileError as exc:
+            raise UsageError(f"{args.file}: {exc}") from None
+    if args.device and args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda asked for, but torch sees no CUDA device")
+    samples = args.samples or (16 if approach == "hybrid" else 1)
     try:
-        if approach == "neural":
-            return kiln.compile(source, approach="neural", samples=args.samples,
-                                checkpoint=args.checkpoint)
-        return kiln.compile(source, args.opt)
+        return kiln.compile(source, approach=approach, samples=samples,
+                            checkpoint=args.checkpoint, device=args.device)
     except (kiln.CompileError, ValueError) as exc:  # incl. checkpoint errors, no passing sample
         raise UsageError(f"{args.file}: {exc}") from None
+
+
+def _provenance_line(prog) -> str:
+    p = prog.provenance
+    line = f"{p.approach}: {p.outcome}"
+    if p.bound is not None:
+        line += f" up to {p.bound} iterations"
+    if p.reason:
+        line += f" ({p.reason})"
+    return (line + f"; {p.samples} samples, {p.passed} passed the tests, {p.proofs} proofs "
+            f"({p.refuted} refuted, {p.unknown} unknown), solver {p.solver_seconds:.2f} s")
 
 
 def cmd_compile(args) -> int:
@@ -98,8 +121,95 @@ def cmd_compile(args) -> int:
                           "static_cost": prog.static_cost,
                           "provenance": dataclasses.asdict(prog.provenance)}))
     else:
+        if args.approach == "hybrid":
+            print(f"; {_provenance_line(prog)}")
         sys.stdout.write(prog.asm())
     return 0
+
+
+# kiln verify: exit statuses beside 0 (equivalent, fully or up to the bound).
+EXIT_COUNTEREXAMPLE = 1
+EXIT_UNKNOWN = 3
+
+
+def _load_program(path: str, opt: int):
+    """A file as ``(code, params or None)``: ``.py`` a source (compiled at ``opt``), ``.json``
+    the output of ``kiln compile --json``, anything else assembly text (``kiln compile``'s
+    output; its header comment names the parameters)."""
+    import re
+
+    import kiln
+    from .compilers.asm import AsmError, assemble
+
+    text = _read_source(path)
+    if path.endswith(".py"):
+        try:
+            prog = kiln.compile(text, opt)
+        except kiln.CompileError as exc:
+            raise UsageError(f"{path}: {exc}") from None
+        return prog.code, prog.params
+    if path.endswith(".json"):
+        try:
+            data = json.loads(text)
+            return kiln.compilers.validate.as_code(data["code"]), tuple(data["params"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UsageError(f"{path}: not the JSON of `kiln compile --json` ({exc})") from None
+    try:
+        code = assemble(text)
+    except AsmError as exc:
+        raise UsageError(f"{path}: {exc}") from None
+    header = re.match(r"\s*;\s*\w+\(([^)]*)\)", text)
+    params = tuple(p.strip() for p in header.group(1).split(",") if p.strip()) if header else None
+    return code, params
+
+
+def _verify_pair(a: str, b: str, args):
+    from .compilers.verify.smt import check_equivalent
+
+    code_a, params_a = _load_program(a, args.opt)
+    code_b, params_b = _load_program(b, args.opt)
+    params = params_a if params_a is not None else params_b
+    if params is None:
+        raise UsageError(f"neither {a} nor {b} says how many parameters it takes (give a .py "
+                         f"source, or assembly with its `; name(params)` header)")
+    if params_b is not None and len(params_b) != len(params):
+        raise UsageError(f"{a} takes {len(params)} parameter(s), {b} takes {len(params_b)}")
+    try:
+        verdict = check_equivalent(code_a, code_b, len(params), unroll=args.unroll,
+                                   rlimit=args.rlimit)
+    except ValidationError as exc:
+        raise UsageError(f"{a} or {b}: {exc}") from None
+    return verdict, params
+
+
+def _exit_status(outcome: str) -> int:
+    from .compilers.verify.smt import COUNTEREXAMPLE, UNKNOWN
+
+    return {COUNTEREXAMPLE: EXIT_COUNTEREXAMPLE, UNKNOWN: EXIT_UNKNOWN}.get(outcome, 0)
+
+
+def cmd_verify(args) -> int:
+    """Prove two programs equal (or two folders of programs, paired by name)."""
+    a, b = Path(args.a), Path(args.b)
+    if not (a.is_dir() and b.is_dir()):
+        verdict, params = _verify_pair(args.a, args.b, args)
+        print(verdict.describe(params, a.name, b.name))
+        return _exit_status(verdict.outcome)
+    counts: dict[str, int] = {}
+    status = 0
+    for left in sorted(a.iterdir()):
+        right = next((b / f"{left.stem}{ext}" for ext in (".py", ".asm", ".json")
+                      if (b / f"{left.stem}{ext}").is_file()), None)
+        if not left.is_file() or right is None:
+            continue
+        verdict, params = _verify_pair(str(left), str(right), args)
+        print(f"{left.stem}: {verdict.describe(params, left.name, right.name)}")
+        counts[verdict.outcome] = counts.get(verdict.outcome, 0) + 1
+        status = max(status, _exit_status(verdict.outcome))
+    if not counts:
+        raise UsageError(f"no file of {a} has a namesake (.py, .asm or .json) in {b}")
+    print(", ".join(f"{n} {outcome}" for outcome, n in counts.items()))
+    return status
 
 
 def cmd_run(args) -> int:
@@ -186,6 +296,81 @@ def _check_device(device: str) -> None:
             raise UsageError("--device cuda asked for, but torch sees no CUDA device")
 
 
+def cmd_train(args) -> int:
+    """Run (or resume) a PPO training run."""
+    from .training import config as train_config
+    from .training.checkpoint import CheckpointError
+    from .training.options import given
+
+    changes = given(train_config.TrainConfig, args)
+    if "WORLD_SIZE" in os.environ:  # a process torchrun started: the job's size is torchrun's
+        changes["nproc"] = int(os.environ["WORLD_SIZE"])
+    try:
+        if args.resume is not None:
+            if args.preset is not None:
+                raise UsageError("--preset and --resume exclude each other: a resumed run keeps "
+                                 "its own config")
+            config = None
+        else:
+            config = train_config.preset(args.preset or "default").replace(**changes)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    nproc = changes.get("nproc", config.nproc if config else 1)
+    if nproc > 1 and "WORLD_SIZE" not in os.environ:
+        from .training.distributed import launch
+
+        return launch(nproc, _without_option(args.argv, "--nproc"))
+    from .training.run import train
+
+    try:
+        run = train(config, resume=args.resume and Path(args.resume), changes=changes)
+    except (CheckpointError, OSError, ValueError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    if run is not None:
+        print(f"run directory: {run.path}  (watch it: tensorboard --logdir {run.path})",
+              file=sys.stderr)
+    return 0
+
+
+def _without_option(argv: list[str], flag: str) -> list[str]:
+    """``argv`` less ``flag VALUE`` and ``flag=VALUE`` (torchrun would take the flag as its own)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == flag:
+            skip = True
+        elif not arg.startswith(flag + "="):
+            out.append(arg)
+    return out
+
+
+def cmd_eval(args) -> int:
+    """Evaluate a checkpoint on the held-out sets; print and write the metrics."""
+    from .training.checkpoint import CheckpointError
+    from .training.evaluate import SETS, evaluate, held_out
+    from .training.run import load_model, resolve_device
+    from .envs.compile_env import EnvParams
+
+    json_path = _output_path(args.json)
+    try:
+        device = resolve_device(args.device)
+        model = load_model(args.checkpoint).to(device)
+        params = EnvParams(max_len=min(EnvParams().max_len, model.config.max_target_len))
+        metrics = {name: evaluate(model, held_out(name, args.programs, params, device), params)
+                   for name in SETS}
+    except (CheckpointError, OSError, ValueError) as exc:
+        raise UsageError(str(exc).splitlines()[0]) from None
+    report = {"checkpoint": args.checkpoint, "device": str(device), **metrics}
+    for name, values in metrics.items():
+        print(f"{name:10s} " + "  ".join(f"{k} {v:.4g}" for k, v in values.items()))
+    if json_path:
+        from .fileio import atomic_write
+
+        atomic_write(json_path, json.dumps(report, indent=1))
+    return 0
+
+
 def cmd_imitate(args) -> int:
     """Run imitation training; print the summary as JSON."""
     from .training.imitation import ImitationConfig, train
@@ -234,15 +419,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="optimisation level 0, 1 or 2 (default 1); also -O0, -O1, -O2")
     p.add_argument("--json", action="store_true",
                    help="print {function, params, code, asm, static_cost} as JSON")
-    p.add_argument("--approach", choices=("traditional", "neural"), default="traditional",
-                   help="traditional (default; -O applies) or neural: the transformer's "
-                        "samples, kept only if they pass the tests")
-    p.add_argument("--samples", type=_positive, default=1, metavar="K",
-                   help="neural: candidates to sample (default 1, greedy)")
+    p.add_argument("--approach", choices=("traditional", "neural", "hybrid"),
+                   default="traditional",
+                   help="traditional (default; -O applies); neural: the transformer's samples, "
+                        "kept only if they pass the tests; hybrid: the cheapest sample that "
+                        "passes the tests and is proved equal to -O2 by SMT, else -O2")
+    p.add_argument("--samples", type=_positive, default=None, metavar="K",
+                   help="neural, hybrid: candidates to sample (default 1 (greedy) for neural, "
+                        "16 for hybrid)")
     p.add_argument("--checkpoint", default=None, metavar="PATH",
-                   help="neural: a checkpoint (NAME.json / NAME.safetensors; default: the "
-                        "shipped model)")
+                   help="neural, hybrid: a checkpoint (NAME.json / NAME.safetensors; default: "
+                        "the shipped model)")
+    p.add_argument("--device", default=None,
+                   help="neural, hybrid: where to sample and test (default: cuda if present)")
     p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("verify", help="prove two programs equal, or print a counterexample")
+    p.add_argument("a", metavar="A", help="a source (.py), bytecode (.asm, .json), or a folder")
+    p.add_argument("b", metavar="B", help="the same kinds; two folders pair files by name")
+    p.add_argument("-O", dest="opt", type=_opt, default=0, metavar="LEVEL",
+                   help="level at which sources are compiled before the proof (default 0)")
+    p.add_argument("--unroll", type=_positive, default=DEFAULT_UNROLL,
+                   help=f"loop iterations unrolled per loop entry (default {DEFAULT_UNROLL})")
+    p.add_argument("--rlimit", type=_positive, default=DEFAULT_RLIMIT,
+                   help=f"z3 resource limit per query (default {DEFAULT_RLIMIT:,}); past it: "
+                        f"unknown")
+    p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("run", help="compile FILE.py and run it on integer arguments")
     p.add_argument("file", metavar="FILE.py")
@@ -309,8 +511,32 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write each built-in entry's code and results as a submission")
     p.set_defaults(func=cmd_leaderboard)
 
+    from .training.config import PRESETS, TrainConfig
     from .training.imitation import ImitationConfig
     from .training.options import add_arguments
+
+    p = sub.add_parser("train", help="fine-tune the neural compiler with PPO against the oracle",
+                       description="PPO fine-tuning of the neural compiler. A run directory holds "
+                                   "its config, TensorBoard events and checkpoints. Flags "
+                                   "override the preset's values.")
+    p.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                   help="named config: smoke (tests, under a minute on a CPU), default (the "
+                        "main job: minutes on two CPU cores), gpu (the full run)")
+    p.add_argument("--resume", metavar="RUN_DIR", default=None,
+                   help="continue the run in RUN_DIR from its last checkpoint")
+    add_arguments(p, TrainConfig, keep_defaults=False)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="evaluate a checkpoint on the held-out programs")
+    p.add_argument("checkpoint", metavar="CHECKPOINT",
+                   help="a checkpoint (its .json or .safetensors file)")
+    p.add_argument("--programs", type=_positive, default=10_000,
+                   help="held-out generated programs (default 10,000); the suite is always "
+                        "evaluated whole")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto (default)")
+    p.add_argument("--json", default="eval.json", metavar="PATH",
+                   help="write the metrics here ('' for none)")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("imitate", help="train the neural compiler on the traditional "
                                        "compiler's code (imitation)",
@@ -339,6 +565,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
+        args.argv = list(sys.argv[1:] if argv is None else argv)
         status = args.func(args)
         sys.stdout.flush()  # a full disk fails here, not at exit where only a traceback can say so
         return status

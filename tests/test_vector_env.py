@@ -3,7 +3,6 @@ actions, oracle replay, device residency, and the throughput benchmark's smoke t
 from __future__ import annotations
 
 import time
-import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +12,7 @@ from gymnasium.vector import AutoresetMode
 
 import kiln.envs  # noqa: F401  (registers kiln/Compile-v0)
 from kiln.compilers import evaluation, hashing, vocab
+from kiln.compilers.gpu_launch import host_sync_forbidden
 from kiln.compilers.validate import validate
 from kiln.compilers.vocab import encode
 from kiln.envs.compile_env import CompileEnv, EnvParams
@@ -241,16 +241,10 @@ def test_step_never_waits_for_the_gpu() -> None:
     for _ in range(4):  # warm-up: numba compiles its kernels on first launch
         step()
     torch.cuda.synchronize()
-    with warnings.catch_warnings():
-        # Setting the mode warns that it is a prototype that may miss some syncs: hence the
-        # second, independent check below.
-        warnings.simplefilter("ignore", UserWarning)
-        torch.cuda.set_sync_debug_mode("error")
-    try:
+    # The mode may miss some syncs: hence the second, independent check below.
+    with host_sync_forbidden(torch):
         for _ in range(3):
             step()
-    finally:
-        torch.cuda.set_sync_debug_mode("default")
     # A sync outside torch (numba, a driver call) would wait for this long kernel to finish.
     torch.cuda._sleep(2_000_000_000)
     start = time.perf_counter()

@@ -20,7 +20,19 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def _bool(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
 def _parser(kind: type):
+    if kind is bool:
+        return _bool
+
     def parse(text: str) -> Any:
         try:
             return kind(text)
@@ -32,19 +44,28 @@ def _parser(kind: type):
     return parse
 
 
-def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
-    """``--field-name`` for every field of dataclass ``cls`` (int, float or str), defaulting to
-    the field's default."""
+def add_arguments(parser: argparse.ArgumentParser, cls: type, *,
+                  keep_defaults: bool = True) -> None:
+    """``--field-name`` for every field of dataclass ``cls`` (bool, int, float or str),
+    defaulting to the field's default; with ``keep_defaults`` false every default is None, so
+    that ``given`` tells the flags the user gave (to override a preset)."""
     docs = field_docs(cls)
     defaults = cls()
     for f in fields(cls):
         value = getattr(defaults, f.name)
         kind = type(value)
         parser.add_argument("--" + f.name.replace("_", "-"), dest=f.name, type=_parser(kind),
-                            default=value, metavar=kind.__name__.upper(),
+                            default=value if keep_defaults else None,
+                            metavar=kind.__name__.upper(),
                             help=f"{docs.get(f.name, '')} (default: {value!r})".replace("%", "%%"))
 
 
 def from_args(cls: type, args: argparse.Namespace) -> Any:
     """The ``cls`` that the parsed options describe (its own checks raise ValueError)."""
     return cls(**{f.name: getattr(args, f.name) for f in fields(cls)})
+
+
+def given(cls: type, args: argparse.Namespace) -> dict[str, Any]:
+    """The fields of ``cls`` set on the command line (``add_arguments(keep_defaults=False)``)."""
+    return {f.name: getattr(args, f.name) for f in fields(cls)
+            if getattr(args, f.name, None) is not None}
