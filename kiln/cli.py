@@ -280,7 +280,7 @@ def cmd_leaderboard(args) -> int:
     try:
         run_leaderboard(LeaderboardConfig(
             tasks=tasks, suite_dirs=tuple(args.suite), entries=args.entries,
-            checkpoint=args.checkpoint, samples=args.samples,
+            checkpoint=args.checkpoint, samples=args.samples, prove=args.prove,
             submissions=tuple(args.submission), device=args.device, quick=args.quick,
             out=args.out, save_submissions=args.save_submissions))
     except (ValueError, OutputPathError) as exc:
@@ -498,6 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the neural entry's checkpoint (default: the one shipped with kiln)")
     p.add_argument("--samples", type=_positive, default=1,
                    help="candidates the neural entry draws per program (default 1: greedy)")
+    p.add_argument("--prove", action="store_true",
+                   help="prove each passed program equal to -O2 with SMT (the proved rate; "
+                        "seconds per program with loops)")
     p.add_argument("--submission", action="append", default=[], metavar="DIR",
                    help="a submission (results.json + artifact) to re-validate and rank "
                         "(repeatable)")

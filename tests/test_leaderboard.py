@@ -264,3 +264,33 @@ def test_a_function_without_a_token_form_is_ranked_too(tmp_path):
         compiled = TraditionalEntry(opt).compile(task, "cpu")
         assert np.array_equal(compiled.codes[0], kiln.compile(source, opt).code)
         assert score_code(task, compiled.codes, compiled.errors)[0].passed
+
+
+def test_prove_marks_what_the_solver_proves(task):
+    from kiln.leaderboard.score import prove
+
+    o0 = TraditionalEntry(0).compile(task, "cpu")
+    o2 = TraditionalEntry(2).compile(task, "cpu")
+    small = Task("two", "", task.programs[:1] + task.programs[1:2])  # gcd, popcount
+    scores = prove(small, o0.codes[:2], score_code(small, o0.codes[:2], o0.errors[:2]),
+                   o2.codes[:2])
+    assert all(s.proved or s.proof for s in scores)  # a verdict for every program not proved
+    wrong = [o2.codes[1], o0.codes[1]]  # popcount's code for gcd: fails, so never proved
+    failed = prove(small, wrong, score_code(small, wrong, o0.errors[:2]), o2.codes[:2])
+    assert not failed[0].passed and failed[0].proved is False
+    same = prove(small, o2.codes[:2], score_code(small, o2.codes[:2], o2.errors[:2]),
+                 o2.codes[:2])
+    assert [s.proved for s in same] == [True, True]
+
+
+def test_prove_flag_fills_the_proved_rate(tmp_path, capsys):
+    progs = tmp_path / "progs"
+    progs.mkdir()
+    for name in ("abs_diff", "clamp"):  # no loops: the solver proves them outright
+        (progs / f"{name}.py").write_text(get_program(name).source)
+    out = tmp_path / "out"
+    assert main(["leaderboard", "--suite", str(progs), "--entries", "O0,O2", "--prove",
+                 "--device", "cpu", "--out", str(out)]) == 0
+    rows = json.loads((out / "leaderboard.json").read_text())["rows"]
+    assert [r["proved_rate"] for r in rows] == [1.0, 1.0]
+    assert "| 100.0% | 100.0% |" in (out / "leaderboard.md").read_text()

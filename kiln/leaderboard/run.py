@@ -13,7 +13,7 @@ import torch
 
 from .entries import Entry, TraditionalEntry, make_entries
 from .report import write_outputs
-from .score import ProgramScore, Summary, score_code, summarise
+from .score import ProgramScore, Summary, prove, score_code, summarise
 from .submission import RESULTS_FILE, Refused, SubmissionEntry, check_claims, \
     load_submission, write_submission
 from .tasks import TASK_NAMES, Task, load_task, suite_dir
@@ -33,6 +33,8 @@ class LeaderboardConfig:
     """The neural entry's checkpoint (default: the one shipped with kiln)."""
     samples: int = 1
     """Candidates the neural entry draws per program."""
+    prove: bool = False
+    """Prove every passed program equal to its ``-O2`` code with SMT (the proved rate)."""
     submissions: tuple[str, ...] = ()
     """Submission directories (results file + artifact), each re-validated."""
     device: str = "auto"
@@ -94,7 +96,9 @@ def _row(task: Task, entry: Entry, scores: list[ProgramScore], summary: Summary,
             "cheaper_than_o2": summary.cheaper_than_o2, "wall_s": seconds,
             "provenance": entry.provenance(),
             "failures": [{"program": s.name, "reason": s.failure} for s in scores
-                         if not s.passed]}
+                         if not s.passed],
+            "not_proved": [{"program": s.name, "verdict": s.proof} for s in scores
+                           if s.proof is not None]}
 
 
 def _warm_up(entries: Sequence[Entry], task: Task | None, device: torch.device) -> None:
@@ -150,15 +154,19 @@ def run_leaderboard(cfg: LeaderboardConfig, echo: Callable[[str], None] = print
     jobs = [(task, entry) for task in tasks.values() for entry in entries]
     jobs += [(task, entry) for entry, task in submitted]
     o2_costs: dict[str, list[float | None]] = {}
+    o2_codes: dict[str, tuple] = {}
     for task, entry in tqdm(jobs, desc="leaderboard", unit="entry", disable=None):
         if task.name not in o2_costs:
             baseline = o2.compile(task, device)
+            o2_codes[task.name] = baseline.codes
             o2_costs[task.name] = [s.cost for s in score_code(task, baseline.codes,
                                                                baseline.errors, device)]
         start = time.perf_counter()
         compiled = entry.compile(task, device)
         scores = score_code(task, compiled.codes, compiled.errors, device)
         seconds = time.perf_counter() - start
+        if cfg.prove:  # the referee's time, not the entry's
+            scores = prove(task, compiled.codes, scores, o2_codes[task.name])
         summary = summarise(scores, o2_costs[task.name])
         if isinstance(entry, SubmissionEntry):
             try:

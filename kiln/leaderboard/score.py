@@ -7,7 +7,7 @@ fails its program with the validator's message and never reaches the VM.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -23,13 +23,15 @@ from .tasks import Task
 @dataclass(frozen=True)
 class ProgramScore:
     """One program's verdict: ``cost`` is its mean cycles over the counted tests (None unless it
-    passed); ``failure`` says why it did not pass; ``proved`` is None until a verifier runs."""
+    passed); ``failure`` says why it did not pass; ``proved`` is None until the SMT verifier
+    runs (``prove``), and ``proof`` then says its verdict where it is not a proof."""
 
     name: str
     passed: bool
     cost: float | None
     failure: str | None = None
     proved: bool | None = None
+    proof: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,27 @@ def _verdict(program, value, status, cycles, reason: str | None) -> ProgramScore
                                 f"{int(program.expected[r])}")
     counted = program.counted
     return ProgramScore(program.name, True, float(cycles[:t][counted].mean()))
+
+
+def prove(task: Task, codes: Sequence[np.ndarray | None], scores: Sequence[ProgramScore],
+          references: Sequence[np.ndarray | None]) -> list[ProgramScore]:
+    """Every passed program's code proved equal to its reference (the ``-O2`` code) by SMT on
+    every input (``compilers.verify.smt``); a program that did not pass is not proved, and
+    identical code needs no solver."""
+    from ..compilers.verify.smt import check_equivalent
+
+    out = []
+    for program, code, score, reference in zip(task.programs, codes, scores, references):
+        if not score.passed or reference is None:
+            out.append(replace(score, proved=False))
+        elif np.array_equal(code, reference):
+            out.append(replace(score, proved=True))
+        else:
+            verdict = check_equivalent(code, reference, program.nparams)
+            out.append(replace(score, proved=verdict.proved,
+                               proof=None if verdict.proved else
+                               verdict.describe(a=program.name, b="-O2")))
+    return out
 
 
 def summarise(scores: Sequence[ProgramScore], o2_costs: Sequence[float | None]) -> Summary:
