@@ -160,6 +160,7 @@ def train(config: TrainConfig, *, resume: Path | None = None,
             run = RunDir.create(Path(config.run_dir) if config.run_dir else default_path(config),
                                 config)
         _drive(config, trainer, run, ctx, fresh=resume is None, progress=progress)
+        distributed.finish(ctx)  # not on an error: the others would wait for it in vain
     finally:
         distributed.teardown(ctx)
     return run
