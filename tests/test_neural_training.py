@@ -66,6 +66,11 @@ def test_learning_rate_warms_up_then_decays():
     assert all(a >= b for a, b in zip(rates[9:], rates[10:])) and rates[-1] < 0.01
     timed = ImitationConfig(steps=100, warmup=10, lr=1.0, time_limit_s=10.0)
     assert learning_rate(20, timed, elapsed_s=10.0) == pytest.approx(0.0)
+    # A run resumed at step 1000 starts a fresh optimiser: it warms up again, then decays to 0
+    # at its last step.
+    resumed = ImitationConfig(steps=1100, warmup=10, lr=1.0)
+    again = [learning_rate(s, resumed, first_step=1000) for s in range(1000, 1100)]
+    assert again == pytest.approx(rates)
 
 
 def test_a_trained_tiny_model_beats_the_untrained_one(tmp_path):

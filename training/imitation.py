@@ -31,7 +31,7 @@ from ..agents.config import ModelConfig
 from ..agents.model import BOS, Seq2Seq
 from ..agents.targets import oracle_targets
 from ..compilers.programs.generator import GenConfig, generate_batch
-from ..compilers.tokens import TokenBatch
+from ..compilers.tokens import NUM_BUILTINS, TokenBatch
 from ..envs.programs import DEFAULT_GENERATOR
 
 # Generator streams: training step s of seed k draws stream TRAIN_SEED + k * SEED_STRIDE + s;
@@ -42,10 +42,14 @@ SEED_STRIDE = 100_000
 HELD_OUT_SEED = 7_000_008
 HELD_OUT_PROGRAMS = 10_000
 
-# Training programs: the env's small functions, and longer ones with deeper nesting and bigger
-# expressions (closer to hand-written code such as the suite), alternately.
+# Training programs, in turn: the env's small functions; longer ones with deeper nesting and
+# bigger expressions (closer to hand-written code such as the suite); and longer ones that also
+# use every builtin, ``int`` and ``bool`` included (the env's generator leaves those two out).
+ALL_BUILTINS = (1 << NUM_BUILTINS) - 1
 TRAIN_GENERATORS = (DEFAULT_GENERATOR,
-                    GenConfig(max_stmts=12, max_depth=3, expr_nodes=6, max_tokens=256))
+                    GenConfig(max_stmts=12, max_depth=3, expr_nodes=6, max_tokens=256),
+                    GenConfig(max_stmts=12, max_depth=3, expr_nodes=6, max_tokens=256,
+                              builtins=ALL_BUILTINS))
 
 
 @dataclass
@@ -172,12 +176,17 @@ def evaluate(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, chunk: int 
             "programs": len(batch)}
 
 
-def learning_rate(step: int, config: ImitationConfig, elapsed_s: float = 0.0) -> float:
+def learning_rate(step: int, config: ImitationConfig, elapsed_s: float = 0.0,
+                  first_step: int = 0) -> float:
     """Linear warm-up to ``lr``, then cosine decay to 0 at ``steps`` or, with a time limit, at
-    the limit if that comes first (so a run cut by time still ends annealed)."""
+    the limit if that comes first (so a run cut by time still ends annealed). ``first_step`` is
+    where this run began: a run resumed from a checkpoint starts a fresh optimiser, so it warms
+    up again (a fresh AdamW's first steps at the full rate move every weight by ``lr`` and
+    wreck a trained model)."""
+    step -= first_step
     if step < config.warmup:
         return config.lr * (step + 1) / config.warmup
-    progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+    progress = (step - config.warmup) / max(1, config.steps - first_step - config.warmup)
     if config.time_limit_s:
         progress = max(progress, elapsed_s / config.time_limit_s)
     return config.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
@@ -202,6 +211,7 @@ def train(config: ImitationConfig, *, progress: bool = True,
         step = int(meta["step"])
     else:
         model = Seq2Seq(ModelConfig.preset(config.size)).to(device)
+    first_step = step  # the step this run (and its fresh optimiser) began at
     model.train()
     run_dir = Path(config.run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -232,7 +242,8 @@ def train(config: ImitationConfig, *, progress: bool = True,
                          generator, device)
         target, ok = oracle_targets(batch, model.config.max_target_len)
         for group in optimizer.param_groups:
-            group["lr"] = learning_rate(step, config, time.perf_counter() - start)
+            group["lr"] = learning_rate(step, config, time.perf_counter() - start,
+                                           first_step)
         with autocast:
             loss, tokens = teacher_forcing_loss(model, batch, target, ok)
         optimizer.zero_grad(set_to_none=True)
