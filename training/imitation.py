@@ -109,11 +109,7 @@ def resolve_device(name: str) -> torch.device:
 
 def generate(n: int, seed: int, config: GenConfig, device: torch.device) -> TokenBatch:
     """Programs ``0..n-1`` of generator stream ``seed`` on ``device``."""
-    if device.type == "cuda":
-        from ..compilers.programs.generator_gpu import generate_batch_cuda
-
-        return generate_batch_cuda(n, seed, config, device=device)
-    return generate_batch(n, seed, config)
+    return generate_batch(n, seed, config, device)
 
 
 def held_out(n: int = HELD_OUT_PROGRAMS, device: torch.device | str = "cpu") -> TokenBatch:
