@@ -134,7 +134,9 @@ class DecoderBlock(nn.Module):
 
     def memory(self, encoded: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         k, v = self.cross_kv(encoded).chunk(2, -1)
-        return _split(k, self.heads), _split(v, self.heads)
+        # Contiguous once here: the decode step's batched matmuls would otherwise copy the
+        # whole memory on every call (half the sampling time on an H200, by profile).
+        return _split(k, self.heads).contiguous(), _split(v, self.heads).contiguous()
 
     def _rest(self, x: torch.Tensor, a: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
               attend: torch.Tensor, rows: torch.Tensor | None, attention=None) -> torch.Tensor:
