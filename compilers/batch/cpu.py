@@ -16,6 +16,7 @@ from .. import frontend, isa, tokens
 from ..traditional import code_passes, lower
 from ..vm import core as vm_core
 from .core import compile_one, scratch_size
+from .o2 import run_pass
 from .stream import STATE_SIZE
 
 # Programs per parallel task: enough to amortise the task's scratch allocation, few enough to
@@ -46,6 +47,8 @@ def _drop_stale_cache() -> None:
 
 _drop_stale_cache()
 _compile_one = njit(cache=True, nogil=True)(compile_one)
+run_ir_pass = njit(cache=True, nogil=True)(run_pass)
+"""``o2.run_pass`` on the CPU: one -O2 pass on one function's ``ir_arrays``."""
 
 
 @njit(parallel=True, cache=True)

@@ -1,0 +1,33 @@
+"""-O2 in the batched compiler: the object compiler's IR passes as routines over ``ir_arrays``.
+
+``PASSES`` names the passes ported so far, each the twin of the ``traditional`` pass of that
+name (``traditional.ir_passes.O2_PASSES`` gives their order in the pipeline); ``run_pass``
+runs one by its index in ``PASSES``. Like ``core.compile_one`` it is a ``register_jitable``
+routine: ``cpu.run_ir_pass`` is its njit twin, and a CUDA kernel can call it as it is.
+"""
+from __future__ import annotations
+
+from numba.extending import register_jitable
+
+from .ir_rewrite import FRAME_WIDTH, MAX_FRAMES, fold_constants, reduce_strength, simplify_algebra
+
+PASSES = ("fold_constants", "simplify_algebra", "reduce_strength")
+P_FOLD, P_ALGEBRA, P_STRENGTH = range(len(PASSES))
+
+
+@register_jitable
+def work_size(expr_capacity, stmt_capacity):
+    """int64 scratch words ``run_pass`` needs for arrays of these capacities."""
+    return 1 + FRAME_WIDTH * MAX_FRAMES + (2 * stmt_capacity + 1) + (3 * expr_capacity + 1)
+
+
+@register_jitable
+def run_pass(which, ex, htab, sm, pool, meta, work):
+    """Run pass ``PASSES[which]`` on the IR in the arrays, in place (``ir_arrays`` layout);
+    afterwards ``meta[T_STATUS]`` is ``ROOM`` if an array ran out of room."""
+    if which == P_FOLD:
+        fold_constants(ex, htab, sm, pool, meta, work)
+    elif which == P_ALGEBRA:
+        simplify_algebra(ex, htab, sm, pool, meta, work)
+    elif which == P_STRENGTH:
+        reduce_strength(ex, htab, sm, pool, meta, work)

@@ -1,0 +1,186 @@
+"""The batched compiler's -O2 passes against the object compiler's, pass by pass.
+
+Every program is lowered and run through ``traditional.ir_passes.O2_PASSES``; wherever the
+pipeline runs a pass that ``batch.o2`` has ported, the IR going into it is put in arrays
+(``ir_arrays.IRArrays``), the array pass runs (numba, CPU), and the IR it leaves must equal the
+object pass's output exactly. Programs: the generator's (seeded; ``KILN_BATCH_O2_PROGRAMS``
+per stream), the -O2 rule fuzzer of ``test_o2``, token-level mutations of generated programs
+that still compile, the suite, and corner cases. A failure names the seed and the program.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from kiln.compilers import frontend
+from kiln.compilers import tokens as T
+from kiln.compilers.batch.cpu import run_ir_pass
+from kiln.compilers.batch.ir_arrays import (COST_LIMIT, ROOM, T_STATUS, X_BOOL, X_COST, X_DEPTH,
+                                            IRArrays)
+from kiln.compilers.batch.ir_rewrite import log2
+from kiln.compilers.batch.o2 import PASSES, work_size
+from kiln.compilers.frontend import CompileError
+from kiln.compilers.isa import OP, OPS, PURE_OPS
+from kiln.compilers.programs.generator import GenConfig, generate_batch, generate_sources
+from kiln.compilers.programs.suite import load_suite
+from kiln.compilers.traditional import ir, ir_passes
+from kiln.compilers.traditional.ir_rules import is_bool
+from kiln.compilers.traditional.ir_rules import log2 as object_log2
+from kiln.compilers.traditional.ir_tools import expr_cost, heads, stack_depth, walk
+from kiln.compilers.traditional.lower import lower
+from test_batch_compiler import CORNERS, mutate, same_class
+from test_o2 import SourceGen
+
+SEED = 20261130
+PROGRAMS = int(os.environ.get("KILN_BATCH_O2_PROGRAMS", "400"))
+BIG = GenConfig(max_stmts=24, max_depth=5, max_vars=12, expr_depth=5, expr_nodes=14,
+                max_tokens=1200)
+
+
+def check_source(source: str, what: str, seen: dict[str, int]) -> None:
+    """Run the object -O2 pipeline on ``source`` and every ported pass beside it."""
+    fn = frontend.parse_function(source)
+    with frontend.deep_recursion():
+        current = lower(fn)
+        for step in ir_passes.O2_PASSES:
+            after = step(current)
+            if step.__name__ in PASSES:
+                check_pass(step.__name__, current, after, f"{what}\n{source}")
+                seen[step.__name__] = seen.get(step.__name__, 0) + 1
+            current = after
+
+
+def check_pass(name: str, before: ir.Function, expected: ir.Function, what: str) -> None:
+    arrays = IRArrays(before)
+    ex, htab, sm, pool, meta = arrays.arrays()
+    work = np.zeros(work_size(ex.shape[0], sm.shape[0]), np.int64)
+    run_ir_pass(PASSES.index(name), ex, htab, sm, pool, meta, work)
+    assert meta[T_STATUS] == 0, f"{what}: {name} ran out of room"
+    got = arrays.function()
+    assert got == expected, (f"{what}: {name} differs\nbefore:\n{ir.format_function(before)}"
+                             f"expected:\n{ir.format_function(expected)}"
+                             f"got:\n{ir.format_function(got)}")
+
+
+@pytest.mark.parametrize("stream", range(3))
+def test_generated_programs(stream):
+    seed = SEED + stream
+    config = BIG if stream == 2 else None
+    seen: dict[str, int] = {}
+    for i, source in enumerate(generate_sources(PROGRAMS, seed, config)):
+        check_source(source, f"generate_sources({PROGRAMS}, {seed}, {config}) program {i}",
+                     seen)
+    assert set(seen) == set(PASSES), seen
+
+
+def test_rule_fuzzer_programs():
+    seen: dict[str, int] = {}
+    for seed in range(SEED, SEED + PROGRAMS):
+        check_source(SourceGen(seed).source(), f"test_o2.SourceGen({seed})", seen)
+    assert set(seen) == set(PASSES), seen
+
+
+def test_mutated_programs():
+    """Generated programs with one to three edits: ``test_batch_compiler.mutate``'s (any
+    edit) and same-class replacements (an operator for another, a name for a name, a literal
+    for a literal), of which most still compile."""
+    rng = np.random.default_rng(SEED)
+    batch = generate_batch(2 * PROGRAMS, SEED + 7, GenConfig(max_stmts=10))
+    compiled = 0
+    for i in range(len(batch)):
+        nlits = int(batch.nlits[i])
+        row = batch.tokens[i, :batch.lengths[i]].tolist()
+        if i % 2:
+            row = mutate(rng, row, nlits)
+        else:
+            for _ in range(int(rng.integers(1, 4))):
+                p = int(rng.integers(0, len(row)))
+                row[p] = same_class(rng, row[p], nlits)
+        try:
+            source = T.detokenize(row, batch.lits[i, :nlits].tolist())
+            frontend.parse_function(source)
+        except (T.TokenError, CompileError):
+            continue
+        check_source(source, f"test_mutated_programs (seed {SEED}) row {i}", {})
+        compiled += 1
+    assert compiled > PROGRAMS // 2, compiled
+
+
+def test_suite_and_corners():
+    seen: dict[str, int] = {}
+    for program in load_suite():
+        check_source(program.source, f"suite program {program.name}", seen)
+    for i, source in enumerate(CORNERS):
+        check_source(source, f"CORNERS[{i}]", seen)
+    assert set(seen) == set(PASSES), seen
+
+
+EDGE_VALUES = (0, 1, -1, 2, 3, 4, 31, 32, 33, 64, 255, 1 << 30, -(1 << 30), 2**31 - 1, -(2**31),
+               -(2**31) + 1, -2, -4, -8)
+
+
+def test_every_rule_shape():
+    """Every opcode on every pair of interesting operands (constants, a variable, 0/1 values,
+    negations, the op's own nestings): the whole rewriter, not only the shapes programs hit."""
+    x, y = ir.Local(0), ir.Local(1)
+    flag = ir.Apply(OPS[22].code, (x, y))  # lt: a 0/1 value
+    leaves = [x, y, flag, ir.Apply(32, (x,)), ir.Apply(34, (flag,)), ir.Apply(6, (x, y)),
+              ir.Apply(5, (x, ir.Const(1))), ir.Apply(5, (x, ir.Const(-1)))]
+    leaves += [ir.Const(v) for v in (0, 1, -1, 2, 8, 31, 2**31 - 1, -(2**31), -4)]
+    values = []
+    for op in PURE_OPS:
+        for a in leaves:
+            if op.pops == 1:
+                values.append(ir.Apply(op.code, (a,)))
+                continue
+            for b in leaves:
+                if op.pops == 2:
+                    values.append(ir.Apply(op.code, (a, b)))
+                    values.append(ir.Apply(op.code, (ir.Apply(op.code, (a, b)), b)))
+                else:
+                    for c in (x, flag, ir.Apply(34, (flag,)), ir.Apply(21, (x, ir.Const(0))),
+                              ir.Apply(22, (a, b)), ir.Apply(25, (b, a)),
+                              ir.Apply(22, (x, ir.Const(0))), ir.Apply(24, (x, ir.Const(0))),
+                              ir.Const(0), ir.Const(3)):
+                        values.append(ir.Apply(op.code, (a, b, c)))
+    for start in range(0, len(values), 200):
+        body = tuple(ir.Assign((2 + k,), v) for k, v in enumerate(values[start:start + 200]))
+        fn = ir.Function("f", 2, ("a", "b"), body + (ir.Return(ir.Local(2)),))
+        for step in ir_passes.O2_PASSES[:3]:
+            check_pass(step.__name__, fn, step(fn), f"test_every_rule_shape chunk {start}")
+
+
+def test_node_facts_match_the_object_compiler():
+    rng = np.random.default_rng(SEED)
+    fn = lower(frontend.parse_function(SourceGen(SEED).source()))
+    arrays = IRArrays(fn)
+    exprs = [h for s in walk(fn.body)
+             for h in heads(s) + ((s.cond,) if isinstance(s, ir.While) else ())]
+    for e in exprs:
+        n = arrays._expr(e)
+        assert arrays.expr(n) == e
+        assert arrays.ex[n, X_COST] == min(expr_cost(e), COST_LIMIT)
+        assert arrays.ex[n, X_DEPTH] == stack_depth(e)
+        assert arrays.ex[n, X_BOOL] == is_bool(e)
+    for v in list(EDGE_VALUES) + rng.integers(-2**31, 2**31, 200).tolist():
+        assert log2(v) == (object_log2(v) if object_log2(v) is not None else -1), v
+
+
+def test_out_of_room_is_a_status():
+    """``x - 5`` becomes ``x + -5``: two nodes more than the three it has (a status, no IR,
+    when only one fits)."""
+    fn = ir.Function("f", 1, ("x",), (ir.Return(ir.Apply(OP["sub"], (ir.Local(0),
+                                                                         ir.Const(5)))),))
+    for capacity, room in ((4, True), (5, False)):
+        arrays = IRArrays(fn, expr_capacity=capacity)
+        ex, htab, sm, pool, meta = arrays.arrays()
+        run_ir_pass(PASSES.index("simplify_algebra"), ex, htab, sm, pool, meta,
+                    np.zeros(work_size(ex.shape[0], sm.shape[0]), np.int64))
+        if room:
+            assert meta[T_STATUS] == ROOM
+            with pytest.raises(ValueError, match="out of room"):
+                arrays.function()
+        else:
+            assert arrays.function() == ir_passes.O2_PASSES[1](fn)
