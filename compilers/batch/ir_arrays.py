@@ -10,7 +10,9 @@ free of objects and recursion, runs under numba on the CPU and on CUDA:
   value), ``K_LOCAL`` (a0 the slot) or an opcode of ``isa.OPS`` applied to the nodes a0.. (as
   many as the opcode pops). Each node also carries facts the passes read, computed once when it
   is made: its cycle cost (``ir_tools.expr_cost``), operand stack depth (``stack_depth``),
-  whether it is 0/1 for every input (``ir_rules.is_bool``); and a per-pass memo word.
+  whether it is 0/1 for every input (``ir_rules.is_bool``), the slots it reads (``ir.reads``,
+  a bit mask: slots are below ``isa.MAX_LOCALS`` = 32); and a memo word with the stamp of the
+  walk that wrote it (``X_STAMP``), so that a walk's results need no clearing.
 - ``sm`` (int32 ``[capacity, SM_WIDTH]``): statements, ``(kind, next, fields...)``; a block is
   the chain of its first statement's ``next`` links (-1 ends it, and is the empty block).
 - ``pool`` (int32): the target slots and value nodes of multi-target and tuple assignments.
@@ -31,8 +33,8 @@ from ..traditional import ir
 
 K_CONST, K_LOCAL = -1, -2
 # ex columns
-X_KIND, X_A0, X_A1, X_A2, X_COST, X_DEPTH, X_BOOL, X_MEMO = range(8)
-EX_WIDTH = 8
+X_KIND, X_A0, X_A1, X_A2, X_COST, X_DEPTH, X_BOOL, X_MEMO, X_READS, X_STAMP = range(10)
+EX_WIDTH = 10
 # statement kinds and sm columns (F_* are per-kind field columns)
 S_ASSIGN, S_TUPLE, S_IF, S_WHILE, S_FOR, S_BREAK, S_CONTINUE, S_RETURN = range(8)
 M_KIND, M_NEXT = 0, 1
@@ -42,7 +44,7 @@ M_KIND, M_NEXT = 0, 1
 F0, F1, F2, F3, F4, F5, F6 = range(2, 9)
 SM_WIDTH = 9
 # meta words
-(T_NEXPR, T_NSTMT, T_NPOOL, T_STATUS, T_BODY) = range(5)
+(T_NEXPR, T_NSTMT, T_NPOOL, T_STATUS, T_BODY, T_STAMP) = range(6)
 META_SIZE = 8
 OK, ROOM = 0, 1
 # Costs saturate here: a larger one marks the program as out of room (the object compiler's
@@ -100,6 +102,8 @@ def intern(ex, htab, meta, kind, a0, a1, a2):
     ex[n, X_A1] = a1
     ex[n, X_A2] = a2
     ex[n, X_MEMO] = -1
+    ex[n, X_STAMP] = -1
+    ex[n, X_READS] = (1 << a0) if kind == K_LOCAL else 0
     if kind < 0:
         ex[n, X_COST] = _CONST_COST if kind == K_CONST else _GET_COST
         ex[n, X_DEPTH] = 1
@@ -110,8 +114,10 @@ def intern(ex, htab, meta, kind, a0, a1, a2):
     k = arity(kind)
     all_bool = 1
     any_bool = 0
+    reads = 0
     for i in range(k):
         child = ex[n, X_A0 + i]
+        reads |= ex[child, X_READS]
         cost += ex[child, X_COST]
         depth = max(depth, i + ex[child, X_DEPTH])
         all_bool &= ex[child, X_BOOL]
@@ -121,6 +127,7 @@ def intern(ex, htab, meta, kind, a0, a1, a2):
         cost = COST_LIMIT
     ex[n, X_COST] = cost
     ex[n, X_DEPTH] = depth
+    ex[n, X_READS] = reads
     if NEGATED_OF[kind] >= 0 or kind == _EQZ:
         is_bool = 1
     elif kind == _AND:
@@ -141,6 +148,51 @@ def intern(ex, htab, meta, kind, a0, a1, a2):
 def const(ex, htab, meta, value):
     """The constant node of an int32 value."""
     return intern(ex, htab, meta, K_CONST, value, -1, -1)
+
+
+@register_jitable
+def substitute(ex, htab, meta, stack, root, table):
+    """Node ``root`` with every read of a slot s replaced by node ``table[s]`` where that is
+    not -1 (a post-order walk, memoised under a fresh stamp)."""
+    stamp = meta[T_STAMP] + 1
+    meta[T_STAMP] = stamp
+    stack[0] = root
+    top = 1
+    while top > 0:
+        if meta[T_STATUS] != OK:
+            return 0
+        n = stack[top - 1]
+        if ex[n, X_STAMP] == stamp:
+            top -= 1
+            continue
+        kind = ex[n, X_KIND]
+        if kind < 0:
+            out = n
+            if kind == K_LOCAL and table[ex[n, X_A0]] >= 0:
+                out = table[ex[n, X_A0]]
+            ex[n, X_MEMO] = out
+            ex[n, X_STAMP] = stamp
+            top -= 1
+            continue
+        k = arity(kind)
+        ready = True
+        for i in range(k):
+            child = ex[n, X_A0 + i]
+            if ex[child, X_STAMP] != stamp:
+                ready = False
+                if top >= stack.shape[0]:
+                    meta[T_STATUS] = ROOM
+                    return 0
+                stack[top] = child
+                top += 1
+        if ready:
+            a = ex[ex[n, X_A0], X_MEMO]
+            b = ex[ex[n, X_A1], X_MEMO] if k >= 2 else -1
+            c = ex[ex[n, X_A2], X_MEMO] if k >= 3 else -1
+            ex[n, X_MEMO] = intern(ex, htab, meta, kind, a, b, c)
+            ex[n, X_STAMP] = stamp
+            top -= 1
+    return ex[root, X_MEMO]
 
 
 @register_jitable

@@ -11,7 +11,8 @@ No recursion: a rule whose replacement is built from another build (``and(a, neg
 ``neg(shl(x, k))``, the select rule's second try on ``eqz c``) pushes a frame that finishes it
 once the inner build is done; every other rule ends in a tail build or a node. ``simplify``
 walks a tree bottom-up with an explicit stack, memoising each node's result in ``X_MEMO``
-(building is a pure function of its operands, and equal trees are one node).
+under the stamp of the pass (building is a pure function of its operands, and equal trees are
+one node).
 """
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from numba.extending import register_jitable
 from ..isa import COMMUTATIVE, INT32_MAX, INT32_MIN, MIRRORED, NUM_OPS, OP, SELECT
 from ..vm.core import alu1, alu2
 from .ir_arrays import (F0, F1, F2, F4, K_CONST, M_KIND, M_NEXT, NEGATED_OF, ROOM, S_ASSIGN,
-                        S_FOR, S_IF, S_RETURN, S_TUPLE, S_WHILE, T_BODY, T_NEXPR, T_STATUS,
-                        X_A0, X_A1, X_A2, X_BOOL, X_COST, X_DEPTH, X_KIND, X_MEMO, arity, const,
-                        intern)
+                        S_FOR, S_IF, S_RETURN, S_TUPLE, S_WHILE, T_BODY, T_STAMP, T_STATUS, X_A0,
+                        X_A1, X_A2, X_BOOL, X_COST, X_DEPTH, X_KIND, X_MEMO, X_STAMP, arity,
+                        const, intern)
 
 # Rule sets (bits): folding always runs first.
 R_FOLD, R_ALGEBRA, R_STRENGTH = 0, 1, 2
@@ -459,28 +460,29 @@ def build(ex, htab, meta, frames, rules, kind, a, b, c):
 
 
 @register_jitable
-def simplify(ex, htab, meta, frames, stack, rules, root):
-    """Node ``root`` simplified bottom-up (``Rewriter.expr``); ``X_MEMO`` must be -1 on every
-    node at the start of a pass (``clear_memo``)."""
+def simplify(ex, htab, meta, frames, stack, rules, root, stamp):
+    """Node ``root`` simplified bottom-up (``Rewriter.expr``), reusing the results memoised
+    under ``stamp`` (one per rule set and pass: ``new_stamp``)."""
     stack[0] = root
     top = 1
     while top > 0:
         if meta[T_STATUS] != 0:
             return 0
         n = stack[top - 1]
-        if ex[n, X_MEMO] >= 0:
+        if ex[n, X_STAMP] == stamp:
             top -= 1
             continue
         kind = ex[n, X_KIND]
         if kind < 0:
             ex[n, X_MEMO] = n
+            ex[n, X_STAMP] = stamp
             top -= 1
             continue
         k = arity(kind)
         ready = True
         for i in range(k):
             child = ex[n, X_A0 + i]
-            if ex[child, X_MEMO] < 0:
+            if ex[child, X_STAMP] != stamp:
                 ready = False
                 if top >= stack.shape[0]:
                     meta[T_STATUS] = ROOM
@@ -491,23 +493,25 @@ def simplify(ex, htab, meta, frames, stack, rules, root):
             a = ex[ex[n, X_A0], X_MEMO]
             b = ex[ex[n, X_A1], X_MEMO] if k >= 2 else -1
             c = ex[ex[n, X_A2], X_MEMO] if k >= 3 else -1
+            # build may make nodes, but never rewrites n's memo: set the stamp after.
             ex[n, X_MEMO] = build(ex, htab, meta, frames, rules, kind, a, b, c)
+            ex[n, X_STAMP] = stamp
             top -= 1
     return ex[root, X_MEMO]
 
 
 @register_jitable
-def clear_memo(ex, meta):
-    """Forget every node's memoised result (before a pass with another rule set)."""
-    for n in range(meta[T_NEXPR]):
-        ex[n, X_MEMO] = -1
+def new_stamp(meta):
+    """A stamp no memo carries yet."""
+    meta[T_STAMP] += 1
+    return meta[T_STAMP]
 
 
 @register_jitable
 def rewrite_function(ex, htab, sm, pool, meta, work, rules):
     """Simplify every expression of every statement under ``rules`` (``Rewriter.function``).
     ``work`` is int64 scratch: frames, then the statement and expression stacks."""
-    clear_memo(ex, meta)
+    stamp = new_stamp(meta)
     frames = work[:1 + FRAME_WIDTH * MAX_FRAMES]
     rest = work[1 + FRAME_WIDTH * MAX_FRAMES:]
     blocks = rest[:2 * sm.shape[0] + 1]  # a block per if-arm or loop body, and the function's
@@ -520,16 +524,16 @@ def rewrite_function(ex, htab, sm, pool, meta, work, rules):
         while s >= 0 and meta[T_STATUS] == 0:
             kind = sm[s, M_KIND]
             if kind == S_ASSIGN:
-                sm[s, F2] = simplify(ex, htab, meta, frames, stack, rules, sm[s, F2])
+                sm[s, F2] = simplify(ex, htab, meta, frames, stack, rules, sm[s, F2], stamp)
             elif kind == S_TUPLE:
                 for i in range(sm[s, F1]):
                     q = sm[s, F2] + i
-                    pool[q] = simplify(ex, htab, meta, frames, stack, rules, pool[q])
+                    pool[q] = simplify(ex, htab, meta, frames, stack, rules, pool[q], stamp)
             elif kind == S_RETURN or kind == S_IF or kind == S_WHILE:
-                sm[s, F0] = simplify(ex, htab, meta, frames, stack, rules, sm[s, F0])
+                sm[s, F0] = simplify(ex, htab, meta, frames, stack, rules, sm[s, F0], stamp)
             elif kind == S_FOR:
-                sm[s, F1] = simplify(ex, htab, meta, frames, stack, rules, sm[s, F1])
-                sm[s, F2] = simplify(ex, htab, meta, frames, stack, rules, sm[s, F2])
+                sm[s, F1] = simplify(ex, htab, meta, frames, stack, rules, sm[s, F1], stamp)
+                sm[s, F2] = simplify(ex, htab, meta, frames, stack, rules, sm[s, F2], stamp)
             if kind == S_IF and sm[s, F1] >= 0:
                 blocks[nb] = sm[s, F1]
                 nb += 1

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 from numba.extending import register_jitable
 
-from .ir_rewrite import FRAME_WIDTH, MAX_FRAMES, fold_constants, reduce_strength, simplify_algebra
+from .ir_dataflow import BW, CF, CW, propagate_copies, remove_dead_stores
+from .ir_rewrite import (FRAME_WIDTH, MAX_FRAMES, fold_constants, reduce_strength,
+                         simplify_algebra)
 
-PASSES = ("fold_constants", "simplify_algebra", "reduce_strength")
-P_FOLD, P_ALGEBRA, P_STRENGTH = range(len(PASSES))
+PASSES = ("fold_constants", "simplify_algebra", "reduce_strength", "propagate_copies",
+          "remove_dead_stores")
+P_FOLD, P_ALGEBRA, P_STRENGTH, P_COPIES, P_DEAD = range(len(PASSES))
 
 
 @register_jitable
 def work_size(expr_capacity, stmt_capacity):
     """int64 scratch words ``run_pass`` needs for arrays of these capacities."""
-    return 1 + FRAME_WIDTH * MAX_FRAMES + (2 * stmt_capacity + 1) + (3 * expr_capacity + 1)
+    stacks = max(3 * expr_capacity + 1, 2 * stmt_capacity + 1)
+    rewrite = 1 + FRAME_WIDTH * MAX_FRAMES + (2 * stmt_capacity + 1) + stacks
+    copies = CW + CF * (stmt_capacity + 1) + stacks
+    dead = 2 * stmt_capacity + BW * (stmt_capacity + 1)
+    return max(rewrite, copies, dead)
 
 
 @register_jitable
@@ -31,3 +38,7 @@ def run_pass(which, ex, htab, sm, pool, meta, work):
         simplify_algebra(ex, htab, sm, pool, meta, work)
     elif which == P_STRENGTH:
         reduce_strength(ex, htab, sm, pool, meta, work)
+    elif which == P_COPIES:
+        propagate_copies(ex, htab, sm, pool, meta, work)
+    elif which == P_DEAD:
+        remove_dead_stores(ex, sm, pool, meta, work)
