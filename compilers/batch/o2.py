@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from numba.extending import register_jitable
 
+from .ir_control import CW_FRAME, simplify_control_flow
 from .ir_dataflow import BW, CF, CW, propagate_copies, remove_dead_stores
 from .ir_rewrite import (FRAME_WIDTH, MAX_FRAMES, fold_constants, reduce_strength,
                          simplify_algebra)
 
 PASSES = ("fold_constants", "simplify_algebra", "reduce_strength", "propagate_copies",
-          "remove_dead_stores")
-P_FOLD, P_ALGEBRA, P_STRENGTH, P_COPIES, P_DEAD = range(len(PASSES))
+          "remove_dead_stores", "simplify_control_flow")
+P_FOLD, P_ALGEBRA, P_STRENGTH, P_COPIES, P_DEAD, P_CONTROL = range(len(PASSES))
 
 
 @register_jitable
@@ -25,7 +26,9 @@ def work_size(expr_capacity, stmt_capacity):
     rewrite = 1 + FRAME_WIDTH * MAX_FRAMES + (2 * stmt_capacity + 1) + stacks
     copies = CW + CF * (stmt_capacity + 1) + stacks
     dead = 2 * stmt_capacity + BW * (stmt_capacity + 1)
-    return max(rewrite, copies, dead)
+    control = (CW_FRAME * (4 * stmt_capacity + 8) + 5 * stmt_capacity + 2 + 1
+               + FRAME_WIDTH * MAX_FRAMES + 3 * expr_capacity + 1)
+    return max(rewrite, copies, dead, control)
 
 
 @register_jitable
@@ -42,3 +45,5 @@ def run_pass(which, ex, htab, sm, pool, meta, work):
         propagate_copies(ex, htab, sm, pool, meta, work)
     elif which == P_DEAD:
         remove_dead_stores(ex, sm, pool, meta, work)
+    elif which == P_CONTROL:
+        simplify_control_flow(ex, htab, sm, pool, meta, work)
