@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from numba.extending import register_jitable
 
-from ..isa import EQZ
-from .ir_arrays import (F0, F1, F2, F3, F4, K_CONST, M_KIND, M_NEXT, ROOM, S_BREAK, S_CONTINUE,
-                        S_FOR, S_IF, S_RETURN, S_WHILE, T_BODY, T_STATUS, X_A0, X_A1, X_KIND,
-                        const, intern)
+from ..isa import EQZ, MAX_STACK, OP, OP_COST, OP_TAKEN, SELECT
+from .ir_arrays import (F0, F1, F2, F3, F4, K_CONST, K_LOCAL, M_KIND, M_NEXT, ROOM, S_ASSIGN,
+                        S_BREAK, S_CONTINUE, S_FOR, S_IF, S_RETURN, S_WHILE, T_BODY, T_NPOOL,
+                        T_STATUS, X_A0, X_A1, X_COST, X_DEPTH, X_KIND, const, intern)
 from .ir_rewrite import (ANDV, FRAME_WIDTH, MAX_FRAMES, NE, OR, ORV, R_FULL, new_stamp,
                          simplify)
 
@@ -330,3 +330,146 @@ def simplify_control_flow(ex, htab, sm, pool, meta, work):
             else:
                 result = _join(sm, frames[f + 4], result)
                 returning = True
+
+
+# Branches to selects ------------------------------------------------------------------------
+
+_COST_IF = OP_COST[OP["if"]]
+_COST_ELSE = OP_COST[OP["else"]]
+_COST_SET = OP_COST[OP["set"]]
+_COST_RETURN = OP_COST[OP["return"]]
+_IF_TAKEN = OP_TAKEN[OP["if"]]
+
+
+@register_jitable
+def _straight_cost(ex, sm, s):
+    """``ir_tools.straight_cost`` of one assignment or return."""
+    if sm[s, M_KIND] == S_RETURN:
+        return ex[sm[s, F0], X_COST] + _COST_RETURN
+    return ex[sm[s, F2], X_COST] + sm[s, F1] * _COST_SET
+
+
+@register_jitable
+def _arm_cost(ex, sm, head):
+    return 0 if head < 0 else _straight_cost(ex, sm, head)
+
+
+@register_jitable
+def _single(sm, head, kind):
+    """Whether the block at ``head`` is one return (``kind`` S_RETURN) or one single-target
+    assignment (S_ASSIGN)."""
+    if head < 0 or sm[head, M_NEXT] >= 0 or sm[head, M_KIND] != kind:
+        return False
+    return kind == S_RETURN or sm[head, F1] == 1
+
+
+@register_jitable
+def _select(ex, htab, meta, rframes, rstack, stamp, a, b, c):
+    """``ir_control._select``: ``simplify_expr(select(a, b, c))``."""
+    e = intern(ex, htab, meta, SELECT, a, b, c)
+    return simplify(ex, htab, meta, rframes, rstack, R_FULL, e, stamp)
+
+
+@register_jitable
+def _pays(ex, htab, meta, sm, rframes, rstack, stamp, s, value, merged_cost, else_cost,
+          order, ft):
+    """``ir_control._pays`` for the select ``value`` whose statement costs ``merged_cost``."""
+    if ex[value, X_DEPTH] > MAX_STACK:
+        return False
+    then, orelse = sm[s, F1], sm[s, F2]
+    then_path = _COST_IF + _arm_cost(ex, sm, then)
+    if orelse >= 0:
+        falls = True
+        k = then
+        while k >= 0 and falls:
+            falls = falls_through(ex, sm, k, order, ft)
+            k = sm[k, M_NEXT]
+        if falls:
+            then_path += _COST_ELSE
+    else_path = _COST_IF + _IF_TAKEN + _arm_cost(ex, sm, orelse) + else_cost
+    cond = condition(ex, htab, meta, simplify(ex, htab, meta, rframes, rstack, R_FULL,
+                                              sm[s, F0], stamp))
+    return merged_cost <= ex[cond, X_COST] + min(then_path, else_path)
+
+
+@register_jitable
+def _as_select(ex, htab, sm, pool, meta, rframes, rstack, stamp, s, order, ft):
+    """``ir_control._as_select``: turn the if ``s`` (arms done) into its select form in place
+    where that pays, absorbing the return after it if the form uses it."""
+    then, orelse, cond = sm[s, F1], sm[s, F2], sm[s, F0]
+    follower = sm[s, M_NEXT]
+    if _single(sm, then, S_RETURN) and orelse < 0 and follower >= 0 \
+            and sm[follower, M_KIND] == S_RETURN:
+        value = _select(ex, htab, meta, rframes, rstack, stamp, sm[then, F0],
+                        sm[follower, F0], cond)
+        if _pays(ex, htab, meta, sm, rframes, rstack, stamp, s, value,
+                 ex[value, X_COST] + _COST_RETURN, _straight_cost(ex, sm, follower), order, ft):
+            sm[s, M_KIND], sm[s, F0], sm[s, F1], sm[s, F2] = S_RETURN, value, -1, -1
+            sm[s, M_NEXT] = sm[follower, M_NEXT]
+        return
+    if _single(sm, then, S_RETURN) and _single(sm, orelse, S_RETURN):
+        value = _select(ex, htab, meta, rframes, rstack, stamp, sm[then, F0], sm[orelse, F0],
+                        cond)
+        if _pays(ex, htab, meta, sm, rframes, rstack, stamp, s, value,
+                 ex[value, X_COST] + _COST_RETURN, 0, order, ft):
+            sm[s, M_KIND], sm[s, F0], sm[s, F1], sm[s, F2] = S_RETURN, value, -1, -1
+        return
+    arm = then if then >= 0 else orelse
+    if not _single(sm, arm, S_ASSIGN):
+        return
+    target = pool[sm[arm, F0]]
+    if then >= 0 and orelse >= 0 and not (_single(sm, orelse, S_ASSIGN)
+                                         and pool[sm[orelse, F0]] == target):
+        return
+    local = intern(ex, htab, meta, K_LOCAL, target, -1, -1)
+    a = sm[then, F2] if then >= 0 else local
+    b = sm[orelse, F2] if orelse >= 0 else local
+    value = _select(ex, htab, meta, rframes, rstack, stamp, a, b, cond)
+    if _pays(ex, htab, meta, sm, rframes, rstack, stamp, s, value, ex[value, X_COST] + _COST_SET,
+             0, order, ft):
+        at = meta[T_NPOOL]
+        if at >= pool.shape[0]:
+            meta[T_STATUS] = ROOM
+            return
+        meta[T_NPOOL] = at + 1
+        pool[at] = target
+        sm[s, M_KIND], sm[s, F0], sm[s, F1], sm[s, F2] = S_ASSIGN, at, 1, value
+
+
+@register_jitable
+def convert_branches_to_selects(ex, htab, sm, pool, meta, work):
+    """``traditional.ir_control.convert_branches_to_selects`` on the array IR, in place: every
+    block's statements in order, an if's arms before the if itself."""
+    cap = sm.shape[0]
+    frames = work[:2 * (cap + 1)]  # per open block: its current statement, that one's phase
+    at = 2 * (cap + 1)
+    ft = work[at:at + cap]
+    at += cap
+    order = work[at:at + 4 * cap + 2]
+    at += 4 * cap + 2
+    rframes = work[at:at + 1 + FRAME_WIDTH * MAX_FRAMES]
+    rstack = work[at + 1 + FRAME_WIDTH * MAX_FRAMES:]
+    stamp = new_stamp(meta)
+    frames[0], frames[1] = meta[T_BODY], 0
+    nf = 1
+    while nf > 0 and meta[T_STATUS] == 0:
+        f = 2 * (nf - 1)
+        s = frames[f]
+        if s < 0:  # the block is done: resume the statement that holds it
+            nf -= 1
+            continue
+        kind = sm[s, M_KIND]
+        phase = frames[f + 1]
+        if (kind == S_IF and phase < 2) or ((kind == S_WHILE or kind == S_FOR) and phase == 0):
+            if kind == S_IF:
+                child = sm[s, F1] if phase == 0 else sm[s, F2]
+            else:
+                child = sm[s, F1] if kind == S_WHILE else sm[s, F4]
+            frames[f + 1] = phase + 1
+            g = 2 * nf
+            frames[g], frames[g + 1] = child, 0
+            nf += 1
+            continue
+        if kind == S_IF:
+            _as_select(ex, htab, sm, pool, meta, rframes, rstack, stamp, s, order, ft)
+        frames[f], frames[f + 1] = sm[s, M_NEXT], 0

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from numba.extending import register_jitable
 
-from .ir_control import CW_FRAME, simplify_control_flow
+from .ir_control import CW_FRAME, convert_branches_to_selects, simplify_control_flow
 from .ir_dataflow import BW, CF, CW, propagate_copies, remove_dead_stores
 from .ir_rewrite import (FRAME_WIDTH, MAX_FRAMES, fold_constants, reduce_strength,
                          simplify_algebra)
 
 PASSES = ("fold_constants", "simplify_algebra", "reduce_strength", "propagate_copies",
-          "remove_dead_stores", "simplify_control_flow")
-P_FOLD, P_ALGEBRA, P_STRENGTH, P_COPIES, P_DEAD, P_CONTROL = range(len(PASSES))
+          "remove_dead_stores", "simplify_control_flow", "convert_branches_to_selects")
+(P_FOLD, P_ALGEBRA, P_STRENGTH, P_COPIES, P_DEAD, P_CONTROL,
+ P_SELECTS) = range(len(PASSES))
 
 
 @register_jitable
@@ -47,3 +48,5 @@ def run_pass(which, ex, htab, sm, pool, meta, work):
         remove_dead_stores(ex, sm, pool, meta, work)
     elif which == P_CONTROL:
         simplify_control_flow(ex, htab, sm, pool, meta, work)
+    elif which == P_SELECTS:
+        convert_branches_to_selects(ex, htab, sm, pool, meta, work)
