@@ -70,8 +70,7 @@ class _Numbering:
         self.numbers: dict[tuple, int] = {}
         self.reads: list[frozenset[int]] = []
         self.costs: list[int] = []
-        self.open: dict[int, _Run] = {}
-        self.readers: dict[int, set[int]] = {}  # slot -> numbers of open runs that read it
+        self.open: dict[int, _Run] = {}  # in the order the runs opened
         self.runs: list[_Run] = []
         for i, s in enumerate(stmts):
             for h in heads(s):
@@ -79,12 +78,10 @@ class _Numbering:
             if ir.is_terminator(s):
                 self.runs.extend(self.open.values())
                 self.open.clear()
-                self.readers.clear()
-            for slot in assigned_slots((s,)):
-                for n in self.readers.pop(slot, ()):
-                    run = self.open.pop(n, None)
-                    if run is not None:
-                        self.runs.append(run)
+            killed = assigned_slots((s,))
+            if killed:  # runs close in the order they opened (which breaks ties in _choose)
+                for n in [n for n in self.open if self.reads[n] & killed]:
+                    self.runs.append(self.open.pop(n))
         self.runs.extend(self.open.values())
 
     def number(self, e: Expr, i: int) -> int:
@@ -107,8 +104,6 @@ class _Numbering:
             run = self.open.get(n)
             if run is None:
                 self.open[n] = _Run(e, self.costs[n], i, i, 1)
-                for slot in self.reads[n]:
-                    self.readers.setdefault(slot, set()).add(n)
             else:
                 run.last, run.count = i, run.count + 1
         return n
