@@ -17,8 +17,9 @@ free of objects and recursion, runs under numba on the CPU and on CUDA:
   the chain of its first statement's ``next`` links (-1 ends it, and is the empty block).
 - ``pool`` (int32): the target slots and value nodes of multi-target and tuple assignments.
 - ``htab`` (int32, a power of two long): the hash table behind ``intern``.
-- ``meta`` (int64 ``[META_SIZE]``): counts in use, the function's first statement, and a status
-  that is ``ROOM`` once any array ran out of room (the result is then unusable).
+- ``meta`` (int64 ``[META_SIZE]``): counts in use, the function's first statement, its number
+  of variables, and a status that is ``ROOM`` once any array ran out of room (the result is
+  then unusable).
 
 ``to_arrays`` and ``from_arrays`` convert to and from ``traditional.ir`` on the host, for the
 differential tests and for debugging.
@@ -44,7 +45,7 @@ M_KIND, M_NEXT = 0, 1
 F0, F1, F2, F3, F4, F5, F6 = range(2, 9)
 SM_WIDTH = 9
 # meta words
-(T_NEXPR, T_NSTMT, T_NPOOL, T_STATUS, T_BODY, T_STAMP) = range(6)
+(T_NEXPR, T_NSTMT, T_NPOOL, T_STATUS, T_BODY, T_STAMP, T_NNAMES) = range(7)
 META_SIZE = 8
 OK, ROOM = 0, 1
 # Costs saturate here: a larger one marks the program as out of room (the object compiler's
@@ -153,7 +154,21 @@ def const(ex, htab, meta, value):
 @register_jitable
 def substitute(ex, htab, meta, stack, root, table):
     """Node ``root`` with every read of a slot s replaced by node ``table[s]`` where that is
-    not -1 (a post-order walk, memoised under a fresh stamp)."""
+    not -1."""
+    return _rebuild(ex, htab, meta, stack, root, table, -1, -1)
+
+
+@register_jitable
+def replace_node(ex, htab, meta, stack, root, old, new):
+    """Node ``root`` with every occurrence of the subtree ``old`` replaced by node ``new``
+    (``ir_cse._replace``)."""
+    return _rebuild(ex, htab, meta, stack, root, stack[:0], old, new)
+
+
+@register_jitable
+def _rebuild(ex, htab, meta, stack, root, table, old, new):
+    """``root`` rebuilt bottom-up with slot reads mapped by ``table`` (-1: kept) and the
+    subtree ``old`` mapped to ``new`` (a post-order walk, memoised under a fresh stamp)."""
     stamp = meta[T_STAMP] + 1
     meta[T_STAMP] = stamp
     stack[0] = root
@@ -166,9 +181,11 @@ def substitute(ex, htab, meta, stack, root, table):
             top -= 1
             continue
         kind = ex[n, X_KIND]
-        if kind < 0:
+        if n == old or kind < 0:
             out = n
-            if kind == K_LOCAL and table[ex[n, X_A0]] >= 0:
+            if n == old:
+                out = new
+            elif kind == K_LOCAL and table.shape[0] > 0 and table[ex[n, X_A0]] >= 0:
                 out = table[ex[n, X_A0]]
             ex[n, X_MEMO] = out
             ex[n, X_STAMP] = stamp
@@ -225,6 +242,7 @@ class IRArrays:
         self.sm = np.zeros((stmt_capacity, SM_WIDTH), np.int32)
         self.pool = np.zeros(pool_capacity, np.int32)
         self.meta = np.zeros(META_SIZE, np.int64)
+        self.meta[T_NNAMES] = len(fn.names)
         self.meta[T_BODY] = self._block(fn.body)
         if self.meta[T_STATUS] != OK:
             raise ValueError("IRArrays: capacity too small for this function")

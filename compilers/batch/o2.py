@@ -9,15 +9,19 @@ from __future__ import annotations
 
 from numba.extending import register_jitable
 
+from ..isa import MAX_LOCALS
+
 from .ir_control import CW_FRAME, convert_branches_to_selects, simplify_control_flow
+from .ir_cse import RUN, eliminate_common_subexpressions
 from .ir_dataflow import BW, CF, CW, propagate_copies, remove_dead_stores
 from .ir_rewrite import (FRAME_WIDTH, MAX_FRAMES, fold_constants, reduce_strength,
                          simplify_algebra)
 
 PASSES = ("fold_constants", "simplify_algebra", "reduce_strength", "propagate_copies",
-          "remove_dead_stores", "simplify_control_flow", "convert_branches_to_selects")
-(P_FOLD, P_ALGEBRA, P_STRENGTH, P_COPIES, P_DEAD, P_CONTROL,
- P_SELECTS) = range(len(PASSES))
+          "remove_dead_stores", "simplify_control_flow", "convert_branches_to_selects",
+          "eliminate_common_subexpressions")
+(P_FOLD, P_ALGEBRA, P_STRENGTH, P_COPIES, P_DEAD, P_CONTROL, P_SELECTS,
+ P_CSE) = range(len(PASSES))
 
 
 @register_jitable
@@ -29,7 +33,10 @@ def work_size(expr_capacity, stmt_capacity):
     dead = 2 * stmt_capacity + BW * (stmt_capacity + 1)
     control = (CW_FRAME * (4 * stmt_capacity + 8) + 5 * stmt_capacity + 2 + 1
                + FRAME_WIDTH * MAX_FRAMES + 3 * expr_capacity + 1)
-    return max(rewrite, copies, dead, control)
+    cse = (4 * (stmt_capacity + 1) + 2 * stmt_capacity + expr_capacity
+           + 3 * RUN * expr_capacity + 6 * expr_capacity + 2 * (stmt_capacity + 1)
+           + MAX_LOCALS + 2 + 2 * stmt_capacity + 2 * expr_capacity + 2 + stacks)
+    return max(rewrite, copies, dead, control, cse)
 
 
 @register_jitable
@@ -50,3 +57,5 @@ def run_pass(which, ex, htab, sm, pool, meta, work):
         simplify_control_flow(ex, htab, sm, pool, meta, work)
     elif which == P_SELECTS:
         convert_branches_to_selects(ex, htab, sm, pool, meta, work)
+    elif which == P_CSE:
+        eliminate_common_subexpressions(ex, htab, sm, pool, meta, work)
