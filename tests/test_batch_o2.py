@@ -108,6 +108,72 @@ def test_mutated_programs():
     assert compiled > PROGRAMS // 2, compiled
 
 
+def branch_program(seed: int) -> str:
+    """A random function made of the shapes ``convert_branches_to_selects`` looks for (ifs
+    that assign one variable or return in each arm), with operands that simplify to min, max,
+    abs, ``x + b`` and masks, and the statements around them that copy and CSE act on."""
+    import random
+
+    rng = random.Random(seed)
+    names = ["a", "b", "x"]
+
+    def leaf() -> str:
+        return rng.choice(names + ["0", "1", "-1", "3"])
+
+    def value(x: str) -> str:
+        y = leaf()
+        return rng.choice([x, y, f"{x} + 1", f"{x} - 1", f"-{x}", f"{x} | 1", f"{x} ^ 1",
+                           f"{x} << 1", f"{x} * {y}", f"{x} + {y}", "0", "1", f"({x} < {y})"])
+
+    def cond(x: str, y: str) -> str:
+        return rng.choice([f"{x} < {y}", f"{x} >= {y}", f"{x} > {y}", f"{x} <= {y}",
+                           f"{x} < 0", f"{x} > 0", f"not {x}", f"{x} == {y}", f"{x} & 1", x,
+                           f"{x} != 0"])
+
+    lines = ["def f(a, b):", "    x = a"]
+    for _ in range(rng.randint(1, 5)):
+        x, y = rng.sample(names, 2)
+        t = rng.choice(["x", "a", "b"])
+        shape = rng.randrange(9)
+        c = cond(x, y)
+        op = rng.choice(["<", "<=", ">", ">="])
+        if shape == 0:
+            lines += [f"    if {c}:", f"        {t} = {value(x)}", "    else:",
+                      f"        {t} = {value(y)}"]
+        elif shape == 1:
+            lines += [f"    if {c}:", f"        {t} = {value(t)}"]
+        elif shape == 2:
+            lines += [f"    if {c}:", f"        return {value(x)}"]
+        elif shape == 3:
+            lines += [f"    {t} = {value(x)}", f"    y = {t} + {value(t)}"]
+            names.append("y") if "y" not in names else None
+        elif shape == 4:
+            lines += [f"    if {c}:", f"        {t} = {value(x)}", "    else:",
+                      f"        return {value(y)}"]
+        elif shape == 5:
+            lines += [f"    x = ({value(x)}) * ({value(y)})",
+                      f"    a = ({value(x)}) * ({value(y)})"]
+        elif shape == 6:  # min and max
+            lines += [f"    if {x} {op} {y}:", f"        {t} = {rng.choice([x, y])}", "    else:",
+                      f"        {t} = {rng.choice([x, y])}"]
+        elif shape == 7:  # abs
+            lines += [f"    if {x} {op} 0:", f"        {t} = {rng.choice([x, '-' + x])}",
+                      "    else:", f"        {t} = {rng.choice([x, '-' + x])}"]
+        else:  # a step by a 0/1 condition
+            step = rng.choice(["+ 1", "- 1", "| 1", "^ 1", "<< 1", ">> 1"])
+            lines += [f"    if {x} {op} {y}:", f"        {t} = {t} {step}"]
+    x, y = rng.sample(names, 2)
+    lines += [f"    if {cond(x, y)}:", f"        return {value(x)}", f"    return {value(y)}"]
+    return "\n".join(lines) + "\n"
+
+
+def test_branch_programs():
+    seen: dict[str, int] = {}
+    for seed in range(SEED, SEED + PROGRAMS):
+        check_source(branch_program(seed), f"branch_program({seed})", seen)
+    assert set(seen) == set(PASSES), seen
+
+
 def test_suite_and_corners():
     seen: dict[str, int] = {}
     for program in load_suite():

@@ -368,3 +368,77 @@ def remove_dead_stores(ex, sm, pool, meta, work):
     while _liveness_round(ex, sm, pool, meta, work, False):
         pass
     _liveness_round(ex, sm, pool, meta, work, True)
+
+
+# Reading copies back ----------------------------------------------------------------------
+
+@register_jitable
+def _replace_first_leaf(ex, htab, meta, stack, e, old, new):
+    """``ir_dataflow._replace_first_leaf``: ``e`` with its first evaluated leaf replaced by
+    ``new`` if that leaf is ``old``, else -1."""
+    depth = 0
+    n = e
+    while ex[n, X_KIND] >= 0:
+        if depth >= stack.shape[0]:
+            meta[T_STATUS] = ROOM
+            return -1
+        stack[depth] = n
+        depth += 1
+        n = ex[n, X_A0]
+    if n != old:
+        return -1
+    out = new
+    for d in range(depth - 1, -1, -1):
+        p = stack[d]
+        out = intern(ex, htab, meta, ex[p, X_KIND], out, ex[p, X_A0 + 1], ex[p, X_A0 + 2])
+    return out
+
+
+@register_jitable
+def read_back_copies(ex, htab, sm, pool, meta, work):
+    """``traditional.ir_dataflow.read_back_copies`` on the array IR, in place: each block's
+    statements in order (what one reads depends only on the one before it)."""
+    blocks = work[:2 * sm.shape[0] + 1]
+    stack = work[2 * sm.shape[0] + 1:]
+    blocks[0] = meta[T_BODY]
+    nb = 1
+    while nb > 0 and meta[T_STATUS] == 0:
+        nb -= 1
+        prev = -1
+        s = blocks[nb]
+        while s >= 0:
+            kind = sm[s, M_KIND]
+            if kind == S_IF:
+                blocks[nb] = sm[s, F1]
+                blocks[nb + 1] = sm[s, F2]
+                nb += 2
+            elif kind == S_WHILE or kind == S_FOR:
+                blocks[nb] = sm[s, F1] if kind == S_WHILE else sm[s, F4]
+                nb += 1
+            if prev >= 0 and sm[prev, M_KIND] == S_ASSIGN and kind != S_WHILE:
+                value = sm[prev, F2]
+                target = pool[sm[prev, F0] + sm[prev, F1] - 1]
+                vk = ex[value, X_KIND]
+                if (vk == K_CONST or vk == K_LOCAL) and not (vk == K_LOCAL
+                                                             and ex[value, X_A0] == target):
+                    field = -1
+                    if kind == S_ASSIGN:
+                        field = F2
+                    elif kind == S_RETURN or kind == S_IF:
+                        field = F0
+                    elif kind == S_FOR:
+                        field = F1
+                    if kind == S_TUPLE:
+                        q = sm[s, F2]
+                        local = intern(ex, htab, meta, K_LOCAL, target, -1, -1)
+                        out = _replace_first_leaf(ex, htab, meta, stack, pool[q], value, local)
+                        if out >= 0:
+                            pool[q] = out
+                    elif field >= 0:
+                        local = intern(ex, htab, meta, K_LOCAL, target, -1, -1)
+                        out = _replace_first_leaf(ex, htab, meta, stack, sm[s, field], value,
+                                                  local)
+                        if out >= 0:
+                            sm[s, field] = out
+            prev = s
+            s = sm[s, M_NEXT]

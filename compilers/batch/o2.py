@@ -13,15 +13,15 @@ from ..isa import MAX_LOCALS
 
 from .ir_control import CW_FRAME, convert_branches_to_selects, simplify_control_flow
 from .ir_cse import RUN, eliminate_common_subexpressions
-from .ir_dataflow import BW, CF, CW, propagate_copies, remove_dead_stores
+from .ir_dataflow import BW, CF, CW, propagate_copies, read_back_copies, remove_dead_stores
 from .ir_rewrite import (FRAME_WIDTH, MAX_FRAMES, fold_constants, reduce_strength,
                          simplify_algebra)
 
 PASSES = ("fold_constants", "simplify_algebra", "reduce_strength", "propagate_copies",
           "remove_dead_stores", "simplify_control_flow", "convert_branches_to_selects",
-          "eliminate_common_subexpressions")
-(P_FOLD, P_ALGEBRA, P_STRENGTH, P_COPIES, P_DEAD, P_CONTROL, P_SELECTS,
- P_CSE) = range(len(PASSES))
+          "eliminate_common_subexpressions", "read_back_copies")
+(P_FOLD, P_ALGEBRA, P_STRENGTH, P_COPIES, P_DEAD, P_CONTROL, P_SELECTS, P_CSE,
+ P_READ_BACK) = range(len(PASSES))
 
 
 @register_jitable
@@ -59,3 +59,5 @@ def run_pass(which, ex, htab, sm, pool, meta, work):
         convert_branches_to_selects(ex, htab, sm, pool, meta, work)
     elif which == P_CSE:
         eliminate_common_subexpressions(ex, htab, sm, pool, meta, work)
+    elif which == P_READ_BACK:
+        read_back_copies(ex, htab, sm, pool, meta, work)
