@@ -23,7 +23,7 @@ from .status import MESSAGES, NUM_STATUSES, OK, status_message
 __all__ = ["CodeBatch", "compile_batch", "DEFAULT_MAX_CODE", "OPT_LEVELS", "VARIANTS",
            "DEFAULT_VARIANT", "MESSAGES", "NUM_STATUSES", "OK", "status_message"]
 
-OPT_LEVELS = (0, 1)
+OPT_LEVELS = (0, 1, 2)
 DEFAULT_MAX_CODE = 256
 MAX_CODE_LIMIT = 1 << 20
 
@@ -104,5 +104,8 @@ def compile_batch(batch: TokenBatch, opt: int = 1, max_code: int = DEFAULT_MAX_C
     if device.type == "cuda":
         return CodeBatch(*gpu.compile_tensors(*columns, int(opt), int(max_code), variant))
     arrays = [c.numpy() for c in columns]
-    return CodeBatch(*(torch.from_numpy(a) for a in cpu.compile_arrays(*arrays, int(opt),
-                                                                         int(max_code))))
+    if opt == 2:
+        out = cpu.compile_arrays_o2(*arrays, int(max_code))
+    else:
+        out = cpu.compile_arrays(*arrays, int(opt), int(max_code))
+    return CodeBatch(*(torch.from_numpy(a) for a in out))

@@ -15,8 +15,9 @@ from numba import njit, prange
 from .. import frontend, isa, tokens
 from ..traditional import code_passes, lower
 from ..vm import core as vm_core
-from .core import compile_one, scratch_size
-from .o2 import run_pass
+from .core import compile_one, compile_one_o2, scratch_size
+from .ir_arrays import EX_WIDTH, META_SIZE, SM_WIDTH
+from .o2 import capacities, run_pass
 from .stream import STATE_SIZE
 
 # Programs per parallel task: enough to amortise the task's scratch allocation, few enough to
@@ -47,6 +48,7 @@ def _drop_stale_cache() -> None:
 
 _drop_stale_cache()
 _compile_one = njit(cache=True, nogil=True)(compile_one)
+_compile_one_o2 = njit(cache=True, nogil=True)(compile_one_o2)
 run_ir_pass = njit(cache=True, nogil=True)(run_pass)
 """``o2.run_pass`` on the CPU: one -O2 pass on one function's ``ir_arrays``."""
 
@@ -67,6 +69,36 @@ def compile_arrays(tokens, lengths, lits, nlits, nparams, nnames, opt, max_code)
         for b in range(chunk * _CHUNK, min(programs, (chunk + 1) * _CHUNK)):
             s, pos, n = _compile_one(tokens[b], lengths[b], lits[b], nlits[b], nparams[b],
                                      nnames[b], opt, code[b], scratch, st)
+            status[b] = s
+            err_pos[b] = pos
+            out_len[b] = n
+    return code, out_len, status, err_pos
+
+
+@njit(parallel=True, cache=True)
+def compile_arrays_o2(tokens, lengths, lits, nlits, nparams, nnames, max_code):
+    """``compile_arrays`` at -O2 (a function of its own, so that -O0 and -O1 never compile the
+    -O2 passes)."""
+    programs, width = tokens.shape
+    code = np.zeros((programs, max_code, 2), np.int32)
+    out_len = np.zeros(programs, np.int32)
+    status = np.zeros(programs, np.int32)
+    err_pos = np.zeros(programs, np.int32)
+    words = scratch_size(width)
+    exprs, slots, stmts, pool_words, work_words = capacities(width)
+    for chunk in prange((programs + _CHUNK - 1) // _CHUNK):
+        scratch = np.empty(words, np.int32)
+        st = np.empty(STATE_SIZE, np.int64)
+        ex = np.empty((exprs, EX_WIDTH), np.int64)
+        htab = np.empty(slots, np.int32)
+        sm = np.empty((stmts, SM_WIDTH), np.int32)
+        pool = np.empty(pool_words, np.int32)
+        meta = np.empty(META_SIZE, np.int64)
+        work = np.empty(work_words, np.int64)
+        for b in range(chunk * _CHUNK, min(programs, (chunk + 1) * _CHUNK)):
+            s, pos, n = _compile_one_o2(tokens[b], lengths[b], lits[b], nlits[b], nparams[b],
+                                        nnames[b], code[b], scratch, st, ex, htab, sm, pool,
+                                        meta, work)
             status[b] = s
             err_pos[b] = pos
             out_len[b] = n

@@ -1,15 +1,23 @@
 """-O2 in the batched compiler: the object compiler's IR passes as routines over ``ir_arrays``.
 
-``PASSES`` names the passes ported so far, each the twin of the ``traditional`` pass of that
-name (``traditional.ir_passes.O2_PASSES`` gives their order in the pipeline); ``run_pass``
-runs one by its index in ``PASSES``. Like ``core.compile_one`` it is a ``register_jitable``
-routine: ``cpu.run_ir_pass`` is its njit twin, and a CUDA kernel can call it as it is.
+``PASSES`` names the passes, each the twin of the ``traditional`` pass of that name, and
+``PIPELINE`` runs them in the order of ``traditional.ir_passes.O2_PASSES``; ``run_pass`` runs
+one by its index in ``PASSES``. ``compile_tree`` is the whole -O2 back end for one program:
+the syntax tree lowered to IR (``ir_lower``), the pipeline, and the code through ``stream``
+as -O1 writes it. Like ``core.compile_one`` these are ``register_jitable`` routines:
+``cpu`` jits them with njit, ``kernels`` calls them from CUDA kernels.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba.extending import register_jitable
 
 from ..isa import MAX_LOCALS
+from ..traditional.ir_passes import O2_PASSES
+from .ir_arrays import EX_WIDTH, META_SIZE, OK as IR_OK, SM_WIDTH, T_NNAMES, T_STATUS
+from .ir_lower import emit_ir, emit_size, lower_function, lower_size
+from .status import E_ROOM, OK
+from .stream import S_STATUS, finish, start
 
 from .ir_control import CW_FRAME, convert_branches_to_selects, simplify_control_flow
 from .ir_cse import RUN, eliminate_common_subexpressions
@@ -22,6 +30,72 @@ PASSES = ("fold_constants", "simplify_algebra", "reduce_strength", "propagate_co
           "eliminate_common_subexpressions", "read_back_copies")
 (P_FOLD, P_ALGEBRA, P_STRENGTH, P_COPIES, P_DEAD, P_CONTROL, P_SELECTS, P_CSE,
  P_READ_BACK) = range(len(PASSES))
+
+
+PIPELINE = np.array([PASSES.index(p.__name__) for p in O2_PASSES], np.int64)
+
+# IR capacities per token of the row: the tree has a node per token; the passes make new
+# expression nodes (the hash-consed arena never frees), so they get the most.
+EXPRS_PER_TOKEN = 16
+STMTS_PER_TOKEN = 1
+POOL_PER_TOKEN = 2
+SLACK = 64
+
+
+@register_jitable
+def capacities(width):
+    """``(exprs, hash slots, statements, pool words, work words)`` of the -O2 arrays for
+    token rows of ``width``."""
+    exprs = EXPRS_PER_TOKEN * width + SLACK
+    slots = 1
+    while slots < 2 * exprs:
+        slots *= 2
+    stmts = STMTS_PER_TOKEN * width + SLACK
+    pool = POOL_PER_TOKEN * width + SLACK
+    work = max(work_size(exprs, stmts), lower_size(width), emit_size(stmts, exprs)) + 2
+    return exprs, slots, stmts, pool, work
+
+
+def allocate(width: int, count: int = 0) -> tuple[np.ndarray, ...]:
+    """Host arrays for ``compile_tree`` on rows of ``width``: ``(ex, htab, sm, pool, meta,
+    work)``, with a leading axis of ``count`` when count > 0 (one set per thread)."""
+    exprs, slots, stmts, pool, work = capacities(width)
+    lead = (count,) if count > 0 else ()
+    return (np.zeros(lead + (exprs, EX_WIDTH), np.int64), np.zeros(lead + (slots,), np.int32),
+            np.zeros(lead + (stmts, SM_WIDTH), np.int32), np.zeros(lead + (pool,), np.int32),
+            np.zeros(lead + (META_SIZE,), np.int64), np.zeros(lead + (work,), np.int64))
+
+
+@register_jitable
+def compile_tree(root, nparams, nnames, varmask, nkind, narg, nchild, nsib, st, code, pend, inl,
+                 ex, htab, sm, pool, meta, work):
+    """-O2 code for a parsed function (``parse`` tree, body from ``root``) into ``code``:
+    returns ``(status, err_pos, size)``; ``pend``/``inl`` are the stream's stacks as
+    ``core.compile_one`` carves them."""
+    for q in range(meta.shape[0]):
+        meta[q] = 0
+    for q in range(htab.shape[0]):
+        htab[q] = -1
+    meta[T_NNAMES] = nnames
+    err = work[work.shape[0] - 2:]
+    lower_function(root, nparams, varmask, nkind, narg, nchild, nsib, ex, htab, sm, pool, meta,
+                   work[:work.shape[0] - 2], err)
+    if meta[T_STATUS] != IR_OK:
+        return E_ROOM, 0, 0
+    if err[0] != OK:
+        return err[0], err[1], 0
+    for q in range(PIPELINE.shape[0]):
+        run_pass(PIPELINE[q], ex, htab, sm, pool, meta, work)
+        if meta[T_STATUS] != IR_OK:
+            return E_ROOM, 0, 0
+    start(st, 1, code.shape[0])
+    emit_ir(ex, sm, pool, meta, st, code, pend, inl, work)
+    if meta[T_STATUS] != IR_OK:
+        return E_ROOM, 0, 0
+    size = 0
+    if st[S_STATUS] == OK:
+        size = finish(st, code, pend, inl)
+    return st[S_STATUS], 0, size
 
 
 @register_jitable

@@ -36,7 +36,8 @@ E_DEEP = 17
 E_STACK = 18
 E_NEST = 19
 E_TOO_LONG = 20
-E_INTERNAL = 21
+E_ROOM = 21
+E_INTERNAL = 22
 
 MESSAGES: tuple[str, ...] = (
     "ok",
@@ -63,6 +64,8 @@ MESSAGES: tuple[str, ...] = (
     f"expression too deep: it needs more than {MAX_STACK} operand stack slots",
     f"control flow nested too deeply: more than {MAX_NEST} open blocks",
     "code longer than max_code instructions",
+    "the -O2 passes need more room than the compiler has for a program of this length "
+    "(compile it at -O1, or pad the token row wider)",
     "internal error: the compiler produced invalid code (a bug; please report it)",
 )
 NUM_STATUSES = len(MESSAGES)
