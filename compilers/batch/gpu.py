@@ -9,7 +9,12 @@ Two kernels (in ``kernels``), selected by ``variant``:
   compiles into a shared code buffer, and the warp writes the code row out, both coalesced; no
   divergence, but one busy lane per warp. Scratch is one global row per warp.
 
-Both loop over the batch with a grid stride (a fixed number of threads, whose scratch is
+At -O2 there is one kernel, ``thread_kernel_o2`` (one thread per program, whatever
+``variant`` says): besides the scratch column, each thread has its -O2 arrays
+(``o2.allocate``), about a megabyte for 200-token rows, so fewer threads run at once
+(``O2_SCRATCH_BYTES`` in all) and each compiles more programs.
+
+The kernels loop over the batch with a grid stride (a fixed number of threads, whose scratch is
 allocated once per call), take and return torch CUDA tensors without copies and launch on
 torch's current stream, with no host synchronisation, through ``compilers.gpu_launch``.
 ``kernels`` (and so ``numba.cuda``) is imported on first use, so this module
@@ -26,6 +31,7 @@ import numpy as np
 
 from ..gpu_launch import blocks_for, is_simulator, launch, sm_count
 from .core import scratch_size
+from .o2 import allocate, array_specs
 
 VARIANTS = ("thread", "warp")
 DEFAULT_VARIANT = "thread"  # on an H200: 6.1e5 programs/s against the warp variant's 4.1e5
@@ -35,6 +41,13 @@ WARPS = 4                   # per block, warp variant
 WARPS_PER_SM = 32           # warp variant: resident programs per SM
 _SHARED_BYTES = 48 * 1024   # static shared memory per block
 _SIM_PROGRAMS = 64          # simulated threads or warps: few, so that each loops over several
+O2_SCRATCH_BYTES = 4 << 30  # -O2: device memory for all threads' IR arrays together
+
+
+def o2_bytes_per_thread(width: int) -> int:
+    """Device bytes of one thread's -O2 arrays for token rows of ``width``."""
+    return sum(math.prod(shape) * np.dtype(dtype).itemsize
+               for shape, dtype in array_specs(width))
 
 
 def _warps_per_block(width: int, max_code: int) -> int:
@@ -69,6 +82,12 @@ def compile_arrays_sim(tokens: np.ndarray, lengths: np.ndarray, lits: np.ndarray
     out = [np.zeros(programs, np.int32) for _ in range(3)]
     if programs == 0:
         return code, *out
+    if opt == 2:
+        threads = min(_SIM_PROGRAMS, programs)
+        scratch = np.zeros((scratch_size(width), threads), np.int32)
+        launch(kernels.thread_kernel_o2, 1, threads, tokens, lengths, lits, nlits, nparams,
+               nnames, code, *out, scratch, *allocate(width, threads))
+        return code, *out
     args = (tokens, lengths, lits, nlits, nparams, nnames, opt, code, *out)
     if variant == "thread":
         threads = min(_SIM_PROGRAMS, programs)
@@ -99,12 +118,22 @@ def compile_tensors(tokens: Any, lengths: Any, lits: Any, nlits: Any, nparams: A
         raise RuntimeError("under the CUDA simulator use compile_arrays_sim (numpy arrays)")
     device = tokens.device
     programs, width = tokens.shape
-    code = (torch.zeros if variant == "thread" else torch.empty)(
+    code = (torch.zeros if variant == "thread" or opt == 2 else torch.empty)(
         (programs, max_code, 2), dtype=torch.int32, device=device)
     out = [torch.empty(programs, dtype=torch.int32, device=device) for _ in range(3)]
     if programs == 0:
         return code, *out
     sms = sm_count(device.index)
+    if opt == 2:
+        blocks = blocks_for(programs, THREADS, sms * THREADS_PER_SM // THREADS)
+        blocks = max(1, min(blocks, O2_SCRATCH_BYTES // (THREADS * o2_bytes_per_thread(width))))
+        threads = blocks * THREADS
+        scratch = torch.empty((scratch_size(width), threads), dtype=torch.int32, device=device)
+        arrays = [torch.empty((threads,) + shape, dtype=getattr(torch, np.dtype(dtype).name),
+                              device=device) for shape, dtype in array_specs(width)]
+        launch(kernels.thread_kernel_o2, blocks, THREADS, tokens, lengths, lits, nlits, nparams,
+               nnames, code, *out, scratch, *arrays)
+        return code, *out
     if variant == "thread":
         blocks = blocks_for(programs, THREADS, sms * THREADS_PER_SM // THREADS)
         scratch = torch.empty((scratch_size(width), blocks * THREADS), dtype=torch.int32,

@@ -73,9 +73,10 @@ def arity(kind):
 def _hash(kind, a0, a1, a2, mask):
     # Small multipliers on 32-bit operands: no int64 overflow, so Python (the host conversion)
     # and numba agree on every hash.
-    m = 0xFFFFFFFF
-    h = ((kind + 3) * 40503 + (a0 & m) * 62141) & m
-    h = ((h ^ (h >> 15)) + ((a1 + 1) & m) * 48271 + ((a2 + 1) & m) * 16807) & m
+    m = np.int64(0xFFFFFFFF)
+    h = ((np.int64(kind) + 3) * 40503 + (np.int64(a0) & m) * 62141) & m
+    h = ((h ^ (h >> 15)) + ((np.int64(a1) + 1) & m) * 48271
+         + ((np.int64(a2) + 1) & m) * 16807) & m
     h = h ^ (h >> 13)
     return h & mask
 
@@ -104,7 +105,7 @@ def intern(ex, htab, meta, kind, a0, a1, a2):
     ex[n, X_A2] = a2
     ex[n, X_MEMO] = -1
     ex[n, X_STAMP] = -1
-    ex[n, X_READS] = (1 << a0) if kind == K_LOCAL else 0
+    ex[n, X_READS] = (np.int64(1) << a0) if kind == K_LOCAL else 0
     if kind < 0:
         ex[n, X_COST] = _CONST_COST if kind == K_CONST else _GET_COST
         ex[n, X_DEPTH] = 1

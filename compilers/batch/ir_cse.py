@@ -9,6 +9,7 @@ pay, best first with ties kept in run order, and applies them from the back.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba.extending import register_jitable
 
 from ..isa import MAX_LOCALS, OP, OP_COST
@@ -55,10 +56,10 @@ def _free_temps(ex, sm, pool, meta, stack, temps):
             used |= _heads_reads(ex, sm, pool, k)
             if kind == S_ASSIGN or kind == S_TUPLE:
                 for i in range(sm[k, F1]):
-                    used |= 1 << pool[sm[k, F0] + i]
+                    used |= np.int64(1) << pool[sm[k, F0] + i]
             elif kind == S_FOR:
                 floor = min(floor, sm[k, F6])
-                used |= 1 << sm[k, F0]
+                used |= np.int64(1) << sm[k, F0]
                 stack[top] = sm[k, F4]
                 top += 1
             elif kind == S_WHILE:

@@ -8,6 +8,7 @@ liveness as a bit mask.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba.extending import register_jitable
 
 from ..isa import MAX_LOCALS
@@ -34,9 +35,9 @@ def assigned_mask(sm, pool, s, stack):
             kind = sm[k, M_KIND]
             if kind == S_ASSIGN or kind == S_TUPLE:
                 for i in range(sm[k, F1]):
-                    mask |= 1 << pool[sm[k, F0] + i]
+                    mask |= np.int64(1) << pool[sm[k, F0] + i]
             elif kind == S_FOR:
-                mask |= 1 << sm[k, F0]
+                mask |= np.int64(1) << sm[k, F0]
                 stack[top] = sm[k, F4]
                 top += 1
             elif kind == S_WHILE:
@@ -58,7 +59,7 @@ def assigned_mask(sm, pool, s, stack):
 def _targets_mask(sm, pool, s):
     mask = 0
     for i in range(sm[s, F1]):
-        mask |= 1 << pool[sm[s, F0] + i]
+        mask |= np.int64(1) << pool[sm[s, F0] + i]
     return mask
 
 
@@ -251,7 +252,7 @@ def _liveness_round(ex, sm, pool, meta, work, apply):
                     loop_live[s] = live
                     changed = True
             else:  # PH_FOR
-                iteration = live & ~(1 << sm[s, F0])
+                iteration = live & ~(np.int64(1) << sm[s, F0])
                 if loop_live[s] != iteration:
                     loop_live[s] = iteration
                     changed = True

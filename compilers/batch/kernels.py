@@ -11,7 +11,7 @@ from typing import Any
 
 from numba import cuda, int32, int64
 
-from .core import compile_one
+from .core import compile_one, compile_one_o2
 from .stream import STATE_SIZE
 
 
@@ -26,6 +26,24 @@ def thread_kernel(tokens, lengths, lits, nlits, nparams, nnames, opt, code, out_
     while b < tokens.shape[0]:
         s, pos, n = compile_one(tokens[b], lengths[b], lits[b], nlits[b], nparams[b],
                                 nnames[b], opt, code[b], scratch[:, g], st)
+        status[b] = s
+        err_pos[b] = pos
+        out_len[b] = n
+        b += cuda.gridsize(1)
+
+
+@cuda.jit(cache=True)
+def thread_kernel_o2(tokens, lengths, lits, nlits, nparams, nnames, code, out_len, status,
+                     err_pos, scratch, ex, htab, sm, pool, meta, work):
+    """-O2, one thread per program, grid-stride; thread g's scratch is ``scratch[:, g]`` and
+    its -O2 arrays the rows ``ex[g]``, ``htab[g]``... (``o2.allocate``)."""
+    st = cuda.local.array(STATE_SIZE, int64)
+    g = cuda.grid(1)
+    b = g
+    while b < tokens.shape[0]:
+        s, pos, n = compile_one_o2(tokens[b], lengths[b], lits[b], nlits[b], nparams[b],
+                                   nnames[b], code[b], scratch[:, g], st, ex[g], htab[g], sm[g],
+                                   pool[g], meta[g], work[g])
         status[b] = s
         err_pos[b] = pos
         out_len[b] = n

@@ -56,14 +56,17 @@ def capacities(width):
     return exprs, slots, stmts, pool, work
 
 
-def allocate(width: int, count: int = 0) -> tuple[np.ndarray, ...]:
-    """Host arrays for ``compile_tree`` on rows of ``width``: ``(ex, htab, sm, pool, meta,
-    work)``, with a leading axis of ``count`` when count > 0 (one set per thread)."""
+def array_specs(width: int) -> list[tuple[tuple[int, ...], type]]:
+    """Shapes and dtypes of ``compile_tree``'s arrays ``(ex, htab, sm, pool, meta, work)`` for
+    token rows of ``width``."""
     exprs, slots, stmts, pool, work = capacities(width)
-    lead = (count,) if count > 0 else ()
-    return (np.zeros(lead + (exprs, EX_WIDTH), np.int64), np.zeros(lead + (slots,), np.int32),
-            np.zeros(lead + (stmts, SM_WIDTH), np.int32), np.zeros(lead + (pool,), np.int32),
-            np.zeros(lead + (META_SIZE,), np.int64), np.zeros(lead + (work,), np.int64))
+    return [((exprs, EX_WIDTH), np.int64), ((slots,), np.int32), ((stmts, SM_WIDTH), np.int32),
+            ((pool,), np.int32), ((META_SIZE,), np.int64), ((work,), np.int64)]
+
+
+def allocate(width: int, count: int) -> list[np.ndarray]:
+    """``compile_tree``'s arrays for ``count`` threads (a leading axis), on the host."""
+    return [np.zeros((count,) + shape, dtype) for shape, dtype in array_specs(width)]
 
 
 @register_jitable
