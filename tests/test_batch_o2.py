@@ -1,9 +1,11 @@
-"""The batched compiler's -O2 passes against the object compiler's, pass by pass.
+"""The batched compiler's -O2 against the object compiler's: pass by pass, and end to end.
 
 Every program is lowered and run through ``traditional.ir_passes.O2_PASSES``; wherever the
 pipeline runs a pass that ``batch.o2`` has ported, the IR going into it is put in arrays
 (``ir_arrays.IRArrays``), the array pass runs (numba, CPU), and the IR it leaves must equal the
-object pass's output exactly. Programs: the generator's (seeded; ``KILN_BATCH_O2_PROGRAMS``
+object pass's output exactly. End to end, ``compile_batch(opt=2)`` must give exactly
+``compile_source(canonical source, 2)``'s code, or a status where the reference rejects the
+program (or, ``E_ROOM``, where the program needs more room than the kernel has). Programs: the generator's (seeded; ``KILN_BATCH_O2_PROGRAMS``
 per stream), the -O2 rule fuzzer of ``test_o2``, token-level mutations of generated programs
 that still compile, the suite, and corner cases. A failure names the seed and the program.
 """
@@ -16,11 +18,15 @@ import pytest
 
 from kiln.compilers import frontend
 from kiln.compilers import tokens as T
-from kiln.compilers.batch.cpu import run_ir_pass
+from kiln.compilers.batch import compile_batch, status_message
+from kiln.compilers.batch import status as S
+from kiln.compilers.batch.cpu import _compile_one_o2, compile_arrays_o2, run_ir_pass
 from kiln.compilers.batch.ir_arrays import (COST_LIMIT, ROOM, T_STATUS, X_BOOL, X_COST, X_DEPTH,
                                             IRArrays)
 from kiln.compilers.batch.ir_rewrite import log2
-from kiln.compilers.batch.o2 import PASSES, work_size
+from kiln.compilers.batch.o2 import PASSES, allocate, work_size
+from kiln.compilers.batch.stream import STATE_SIZE
+from kiln.compilers.batch.core import scratch_size
 from kiln.compilers.frontend import CompileError
 from kiln.compilers.isa import OP, OPS, PURE_OPS
 from kiln.compilers.programs.generator import GenConfig, generate_batch, generate_sources
@@ -30,7 +36,10 @@ from kiln.compilers.traditional.ir_rules import is_bool
 from kiln.compilers.traditional.ir_rules import log2 as object_log2
 from kiln.compilers.traditional.ir_tools import expr_cost, heads, stack_depth, walk
 from kiln.compilers.traditional.lower import lower
-from test_batch_compiler import CORNERS, mutate, same_class
+from kiln.compilers.tokens import TokenBatch
+from kiln.compilers.traditional.pipeline import compile_source
+from test_batch_compiler import (CORNERS, LIMITS, WITH_CONVERSIONS, counts, mutate, reference,
+                                 same_class)
 from test_o2 import SourceGen
 
 SEED = 20261130
@@ -250,3 +259,134 @@ def test_out_of_room_is_a_status():
                 arrays.function()
         else:
             assert arrays.function() == ir_passes.O2_PASSES[1](fn)
+
+
+# End to end ---------------------------------------------------------------------------------
+
+def assert_o2_identical(batch: TokenBatch, where: str) -> None:
+    out = compile_batch(batch, 2, 1024)
+    for i in range(len(batch)):
+        ref = compile_source(batch.source(i), 2)[1]
+        assert out.status[i] == 0 and out.err_pos[i] == -1, \
+            f"{where}, row {i}: {status_message(out.status[i])}\n{batch.source(i)}"
+        got = out.code[i, :out.lengths[i]].numpy()
+        assert np.array_equal(got, ref), (f"{where}, row {i}: code differs\n{batch.source(i)}\n"
+                                          f"reference {ref.tolist()}\nbatched   {got.tolist()}")
+        assert not out.code[i, out.lengths[i]:].any()
+
+
+@pytest.mark.parametrize("n,seed,config", [(4 * PROGRAMS, SEED, None), (PROGRAMS, SEED + 1, BIG),
+                                           (PROGRAMS, SEED + 2, WITH_CONVERSIONS)])
+def test_compile_batch_o2_generated(n, seed, config):
+    assert_o2_identical(generate_batch(n, seed, config), f"generate_batch({n}, seed={seed})")
+
+
+def test_compile_batch_o2_suite_corners_and_rule_programs():
+    sources = [p.source for p in load_suite()] + CORNERS
+    sources += [SourceGen(seed).source() for seed in range(SEED, SEED + PROGRAMS // 2)]
+    sources += [branch_program(seed) for seed in range(SEED, SEED + PROGRAMS // 2)]
+    assert_o2_identical(TokenBatch.from_sources(sources), "suite, CORNERS, SourceGen, "
+                        f"branch_program (seeds from {SEED})")
+
+
+def o2_rows(rows: list[list[int]], lits: np.ndarray, nlits: np.ndarray, max_code: int = 1024):
+    width = max(map(len, rows), default=1) + 1
+    tokens = np.zeros((len(rows), width), np.int32)
+    for i, row in enumerate(rows):
+        tokens[i, :len(row)] = np.clip(row, -2**31, 2**31 - 1)
+    meta = np.array([counts(r) for r in rows], np.int32).reshape(-1, 2)
+    lengths = np.array([len(r) for r in rows], np.int32)
+    return tokens, lengths, compile_arrays_o2(tokens, lengths, lits, nlits, meta[:, 0],
+                                              meta[:, 1], max_code)
+
+
+def test_compile_batch_o2_mutated_rows():
+    """Any token row: accepted means the reference's -O2 code; rejected means the reference
+    rejects it too (``E_NAME_ORDER``/``E_DEEP`` as at -O1: stricter than the front end)."""
+    import collections
+
+    rng = np.random.default_rng(SEED)
+    batch = generate_batch(3 * PROGRAMS, SEED + 9, GenConfig(max_stmts=8))
+    lits, nlits = batch.lits.numpy(), batch.nlits.numpy()
+    rows = []
+    for i in range(len(batch)):
+        row = batch.tokens[i, :batch.lengths[i]].tolist()
+        if i % 2:
+            row = mutate(rng, row, int(nlits[i]))
+        else:  # same-class edits: most still parse, and reach the later checks
+            for _ in range(int(rng.integers(1, 4))):
+                p = int(rng.integers(0, len(row)))
+                row[p] = same_class(rng, row[p], int(nlits[i]))
+        rows.append(row)
+    tokens, lengths, (code, out_len, status, err_pos) = o2_rows(rows, lits, nlits)
+    stats = collections.Counter()
+    for i in range(len(rows)):
+        stats[S.MESSAGES[status[i]]] += 1
+        ref = reference(tokens[i, :lengths[i]], lits[i, :nlits[i]], 2)
+        what = f"mutated row {i} (seed {SEED}): {tokens[i, :lengths[i]].tolist()}"
+        if status[i] == S.OK:
+            assert not isinstance(ref, str), f"{what}\naccepted, but the reference: {ref}"
+            assert np.array_equal(code[i, :out_len[i]], ref), what
+        else:
+            assert isinstance(ref, str) or status[i] in (S.E_NAME_ORDER, S.E_DEEP), \
+                f"{what}\nrejected ({status_message(status[i])}) but the reference accepts"
+            assert out_len[i] == 0 and not code[i].any(), what
+            assert 0 <= err_pos[i] <= lengths[i], what
+    assert stats["ok"] > PROGRAMS // 2 and len(stats) > 5, stats
+
+
+@pytest.mark.parametrize("what,tokens,lits,nparams,nnames,opt,want", LIMITS,
+                         ids=[case[0] for case in LIMITS])
+def test_o2_limits_match_the_reference(what, tokens, lits, nparams, nnames, opt, want):
+    lit_row = np.zeros((1, T.NUM_LITS), np.int32)
+    lit_row[0, :len(lits)] = lits
+    code, lengths, status, _ = compile_arrays_o2(
+        np.array([tokens], np.int32), np.array([len(tokens)], np.int32), lit_row,
+        np.array([len(lits)], np.int32), np.array([nparams], np.int32),
+        np.array([nnames], np.int32), 4096)
+    ref = reference(np.array(tokens), np.array(lits, dtype=np.int32), 2)
+    if isinstance(ref, str):
+        assert status[0] != S.OK, f"{what}: accepted, but the reference: {ref}"
+    else:
+        assert status[0] == S.OK, f"{what}: {status_message(status[0])}"
+        assert np.array_equal(code[0, :lengths[0]], ref), what
+
+
+def test_o2_code_longer_than_max_code_is_a_status():
+    batch = generate_batch(200, SEED + 2)
+    refs = [compile_source(batch.source(i), 2)[1] for i in range(len(batch))]
+    for max_code in (1, 7, 30, 64):
+        out = compile_batch(batch, 2, max_code)
+        for i, ref in enumerate(refs):
+            where = f"generate_batch(200, seed={SEED + 2}) row {i}, max_code {max_code}"
+            if len(ref) > max_code:
+                assert out.status[i] == S.E_TOO_LONG and out.lengths[i] == 0, where
+                assert not out.code[i].any(), where
+            else:
+                assert out.status[i] == 0, where
+                assert np.array_equal(out.code[i, :out.lengths[i]].numpy(), ref), where
+
+
+def test_o2_out_of_room_is_a_status():
+    """The same program with its -O2 arrays cut ever smaller: it compiles to the reference's
+    code while they suffice, then gets ``E_ROOM`` and an all-zero row, never other code."""
+    source = generate_sources(1, SEED, BIG)[0]
+    batch = TokenBatch.from_sources([source])
+    ref = compile_source(source, 2)[1]
+    row = [a.numpy()[0] for a in (batch.tokens, batch.lengths, batch.lits, batch.nlits,
+                                  batch.nparams, batch.nnames)]
+    width = len(row[0])
+    full = allocate(width, 1)
+    outcomes = []
+    for exprs in (full[0].shape[1], 400, 120, 40, 8):
+        ex, htab, sm, pool, meta, work = [a[0] for a in full]
+        code = np.zeros((1024, 2), np.int32)
+        status, pos, n = _compile_one_o2(*row, code, np.zeros(scratch_size(width), np.int32),
+                                         np.zeros(STATE_SIZE, np.int64), ex[:exprs].copy(),
+                                         htab, sm, pool, meta, work)
+        if status == S.OK:
+            assert np.array_equal(code[:n], ref), f"{exprs} expression nodes"
+        else:
+            assert status == S.E_ROOM and n == 0 and not code.any(), status_message(status)
+        outcomes.append(int(status))
+    assert outcomes[0] == S.OK and outcomes[-1] == S.E_ROOM, outcomes
