@@ -34,7 +34,7 @@ def test_generator_gpu_equals_cpu(config_index):
         assert torch.equal(value, _fields(gpu)[name].cpu()), f"seed {seed}: {name} differs"
 
 
-@pytest.mark.parametrize("opt", [0, 1])
+@pytest.mark.parametrize("opt", [0, 1, 2])
 def test_batch_compiler_gpu_equals_cpu(opt):
     from kiln.compilers.batch import compile_batch
     for seed, config in enumerate(CONFIGS):
