@@ -23,6 +23,7 @@ import torch
 from gymnasium import spaces
 
 from ..compilers import evaluation, hashing, vocab
+from ..compilers.batch import OPT_LEVELS as BATCH_OPT_LEVELS
 from ..compilers.isa import INT32_MAX, INT32_MIN, MAX_NEST, MAX_PARAMS, MAX_STACK
 from ..compilers.tokens import NUM_LITS, SOURCE_VOCAB_SIZE
 from ..compilers.validate import K_ELSE
@@ -51,8 +52,8 @@ class EnvParams:
     fuel: int = evaluation.FUEL
     """Instructions one run of candidate or oracle may execute before it is out of fuel (the
     suite's slowest programs need about 60,000 on the edge-case inputs)."""
-    oracle_opt: int = 1
-    """Optimisation level of the traditional compiler whose code is the oracle (0 or 1)."""
+    oracle_opt: int = 2
+    """Optimisation level of the traditional compiler whose code is the oracle (0, 1 or 2)."""
     correct_reward: float = 1.0
     """Reward of a correct program exactly as fast as the oracle."""
     speed_weight: float = 1.0
@@ -74,9 +75,10 @@ class EnvParams:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"EnvParams.{name} must be a positive int, got {value!r}")
         check_fuel(self.fuel)
-        if self.oracle_opt not in (0, 1):
-            raise ValueError(f"EnvParams.oracle_opt must be 0 or 1 (the levels at which the "
-                             f"batched compiler matches kiln.compile), got {self.oracle_opt!r}")
+        if isinstance(self.oracle_opt, bool) or self.oracle_opt not in BATCH_OPT_LEVELS:
+            raise ValueError(f"EnvParams.oracle_opt must be one of {BATCH_OPT_LEVELS} (the "
+                             f"levels at which the batched compiler matches kiln.compile), got "
+                             f"{self.oracle_opt!r}")
         for name in ("correct_reward", "speed_weight", "max_speedup", "partial_credit",
                      "wrong_penalty", "fuel_penalty", "invalid_action_penalty"):
             value = getattr(self, name)

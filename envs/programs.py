@@ -6,7 +6,7 @@ the single env and every lane of the vector env pick the same program for the sa
 episode. The single env materialises one ``Task`` at a time on the host, with the reference
 compiler (``compile_source``, what ``kiln.compile`` runs) as the oracle; the vector env materialises the whole source once as
 a ``ProgramTable`` of tensors on its device, with the batched compiler as the oracle, and then
-resets lanes by gathering rows. The two oracles are bit-identical at ``-O0``/``-O1``, which the
+resets lanes by gathering rows. The two oracles are bit-identical at every level, which the
 differential tests check.
 """
 from __future__ import annotations

@@ -181,7 +181,7 @@ class CompileVectorEnv(VectorEnv):
       ``CompileEnv`` reset with seed ``s + i`` (and ``reset()`` without a seed starts the next
       episode of every lane, as the single env's ``reset()`` does). Reset options: ``"source"``.
     - The oracle is the batched compiler's code (bit-identical to ``kiln.compile`` at
-      ``oracle_opt`` 0 and 1).
+      every ``oracle_opt``).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}

@@ -123,7 +123,7 @@ def test_step_before_reset_raises() -> None:
         CompileEnv(SMALL).step(0)
 
 
-@pytest.mark.parametrize("opt", [0, 1])
+@pytest.mark.parametrize("opt", [0, 1, 2])
 def test_replaying_the_oracle_earns_the_oracle_reward(opt: int) -> None:
     params = EnvParams(max_len=256, oracle_opt=opt, num_tests=16)
     env = CompileEnv(params, source="suite")
@@ -233,7 +233,7 @@ def test_options_choose_source_and_program() -> None:
 
 
 def test_bad_params_are_refused() -> None:
-    for bad in ({"max_len": 0}, {"num_tests": 1.5}, {"oracle_opt": 2}, {"fuel": -1},
+    for bad in ({"max_len": 0}, {"num_tests": 1.5}, {"oracle_opt": 3}, {"oracle_opt": True}, {"fuel": -1},
                 {"max_speedup": 0.5}):
         with pytest.raises(ValueError):
             EnvParams(**bad)

@@ -265,7 +265,7 @@ def test_bench_env_smoke() -> None:
         bench_env([1], "cpu", baselines=("ray",))
 
 
-@pytest.mark.parametrize("opt", [0, 1])
+@pytest.mark.parametrize("opt", [0, 1, 2])
 def test_the_suite_table_holds_the_reference_compilers_code(opt: int) -> None:
     import kiln
 
