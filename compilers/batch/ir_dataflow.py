@@ -12,7 +12,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from ..isa import MAX_LOCALS
-from .ir_arrays import (F0, F1, F2, F3, F4, K_CONST, K_LOCAL, M_KIND, M_NEXT, ROOM, S_ASSIGN,
+from .ir_arrays import (F0, F1, F2, F4, K_CONST, K_LOCAL, M_KIND, M_NEXT, ROOM, S_ASSIGN,
                         S_BREAK, S_CONTINUE, S_FOR, S_IF, S_RETURN, S_TUPLE, S_WHILE, T_BODY,
                         T_STATUS, X_A0, X_KIND, X_READS, intern, substitute)
 

@@ -17,9 +17,8 @@ from ..vm.core import alu1
 from .ir_arrays import (F0, F1, F2, F3, F4, F5, F6, K_CONST, K_LOCAL, M_KIND, M_NEXT, ROOM,
                         S_ASSIGN, S_BREAK, S_CONTINUE, S_FOR, S_IF, S_RETURN, S_TUPLE, S_WHILE,
                         T_BODY, T_NPOOL, T_STATUS, X_A0, X_KIND, arity, const, intern, new_stmt)
-from .parse import (N_ASSIGN, N_AUG, N_BIN, N_BOOL, N_BREAK, N_CALL, N_CMP, N_CONST,
-                    N_CONTINUE, N_IF, N_IFEXP, N_NAME, N_RETURN, N_TUPLE, N_UNARY, N_WHILE, NO_OP,
-                    TRUTH)
+from .parse import (N_ASSIGN, N_AUG, N_BIN, N_BREAK, N_CMP, N_CONST, N_CONTINUE, N_IF,
+                    N_IFEXP, N_NAME, N_RETURN, N_TUPLE, N_UNARY, N_WHILE, NO_OP, TRUTH)
 from .status import E_UNASSIGNED, E_UNDEFINED, OK
 from .stream import S_STATUS, emit
 
