@@ -103,3 +103,32 @@ def test_an_update_changes_the_policy_and_keeps_the_reference(train_encoder: boo
         assert torch.equal(v, before[k]), f"the reference moved: {k}"
     assert abs(logged["losses/kl_to_reference"]) < 1e-4, "sampled by the reference itself"
     assert logged["charts/learning_rate"] == config.learning_rate
+
+
+@pytest.mark.parametrize("train_encoder", [True, False])
+def test_bf16_update_recomputes_behaviour_logprobs_so_its_first_ratio_is_one(
+        train_encoder: bool) -> None:
+    # One minibatch, one epoch: the loss is taken before any optimiser step, so the ratio of the
+    # update's pass to the recomputed behaviour log-probabilities must be exactly 1.
+    config = preset("smoke").replace(num_envs=6, num_steps=24, pool_size=16, num_minibatches=1,
+                                     update_epochs=1, precision="bf16", anneal_lr=False,
+                                     train_encoder=train_encoder)
+    torch.manual_seed(1)
+    trainer = PPO(config, Seq2Seq(ModelConfig.preset("tiny")), torch.device("cpu"),
+                  distributed.Dist())
+    segments = trainer.rollout()
+    s = trainer.storage
+    assert trainer.memory.keys[0].dtype == trainer.cache.keys[0].dtype == torch.bfloat16
+    with torch.no_grad(), trainer.autocast():  # the incremental decoder rounds differently
+        got = score(trainer.model, trainer.memory, segments.rows, segments.target_in,
+                    segments.of.reshape(-1), s.positions.reshape(-1), s.actions.reshape(-1),
+                    s.masks.reshape(-1, TARGET_VOCAB_SIZE))
+    torch.testing.assert_close(got.logprob, s.logprobs.reshape(-1), atol=0.1, rtol=0.05)
+    trainer._restart = True  # the update rolls out afresh from the same weights
+    trainer.train_update()
+    logged = trainer.read_stats()
+    assert logged["losses/old_approx_kl"] == 0.0 and logged["losses/clipfrac"] == 0.0
+    if not train_encoder:  # policy and reference read the same table encoding: same numbers
+        assert logged["losses/kl_to_reference"] == 0.0
+    assert abs(logged["losses/kl_to_reference"]) < 1e-3
+    assert bool(torch.isfinite(s.logprobs).all()) and bool((s.logprobs <= 0).all())
