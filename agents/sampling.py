@@ -7,8 +7,10 @@ under the environment's action mask (``envs.lanes.lane_mask`` and ``transition``
 within ``max_len`` tokens. The loop never asks the GPU anything: it runs exactly ``max_len``
 steps (finished lanes keep emitting ``eos``), random draws are a counter-based hash of
 ``(seed, lane, step, token)`` (``compilers.hashing``) rather than a generator's state, and each
-step updates a fixed set of tensors in place, so on CUDA the step is captured once in a CUDA
-graph and replayed.
+step updates a fixed set of tensors in place, so on CUDA the step is captured in CUDA graphs and
+replayed. Lanes advance in lockstep, so the host knows how far the KV cache is filled: each
+step's self-attention reads only the cache's first ``span`` positions (``span_at``), one graph
+per span.
 """
 from __future__ import annotations
 
@@ -45,6 +47,15 @@ def source_width(batch: TokenBatch, model: Seq2Seq) -> int:
         raise ValueError(f"program {row} has {width} source tokens; the model reads at most "
                          f"{model.config.max_source_len}")
     return width
+
+
+SPAN_STEP = 8  # self-attention spans grow in steps of this many positions (one graph each)
+
+
+def span_at(step: int, max_len: int) -> int:
+    """The cache positions self-attention reads at decode step ``step`` (0-based): the
+    multiple of ``SPAN_STEP`` above ``step``, at most ``max_len``."""
+    return min(max_len, (step // SPAN_STEP + 1) * SPAN_STEP)
 
 
 def gumbel(seed: int, lane: torch.Tensor, step: torch.Tensor, vocab: torch.Tensor
@@ -135,8 +146,8 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     logprob = torch.zeros(lanes, dtype=torch.float32, device=device)
     step_count = torch.zeros((), dtype=torch.int64, device=device)
 
-    def step() -> None:
-        logits, _ = model.step(memory, cache, previous, reset)
+    def step(span: int) -> None:
+        logits, _ = model.step(memory, cache, previous, reset, span=span)
         noise = None if temperature == 0 else gumbel(seed, lane_ids, step_count, vocab_ids)
         token, logp = choose(logits, state.mask, temperature, top_p, noise, greedy)
         token = torch.where(done, EOS, token)
@@ -152,30 +163,34 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
         reset.zero_()
         step_count.add_(1)
 
+    spans = [span_at(t, max_len) for t in range(max_len)]
     use_graph = device.type == "cuda" if cuda_graph is None else cuda_graph
     if use_graph:
-        _replay_in_graph(step, max_len)
+        _replay_in_graphs(step, spans)
     else:
         with gpu_launch.host_sync_forbidden(torch) if sync_check else contextlib.nullcontext():
-            for _ in range(max_len):
-                step()
+            for span in spans:
+                step(span)
     return Candidates(state.target, decode(state.target, lits, tables).to(torch.int32), length,
                       logprob)
 
 
-def _replay_in_graph(step, times: int) -> None:
-    """Run ``step`` ``times`` times: the first eagerly on a side stream (warm-up, as CUDA graph
-    capture requires), the rest as replays of one captured graph. ``step`` must only update
-    tensors in place."""
+def _replay_in_graphs(step, spans: list[int]) -> None:
+    """Run ``step(span)`` for each of ``spans`` in turn: the first step of each span eagerly on
+    a side stream (warm-up, as CUDA graph capture requires), the others as replays of one graph
+    captured per span. ``step`` must only update tensors in place."""
+    graphs: dict[int, torch.cuda.CUDAGraph | None] = {}
     side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        step()
-    torch.cuda.current_stream().wait_stream(side)
-    if times == 1:
-        return
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        step()
-    for _ in range(times - 1):
-        graph.replay()
+    for span in spans:
+        if span not in graphs:
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                step(span)
+            torch.cuda.current_stream().wait_stream(side)
+            graphs[span] = None
+            continue
+        if graphs[span] is None:
+            graphs[span] = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graphs[span]):
+                step(span)
+        graphs[span].replay()
