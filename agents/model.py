@@ -42,6 +42,10 @@ class Memory(NamedTuple):
     keys: tuple[torch.Tensor, ...]    # per decoder layer: [N, heads, S, d_head]
     values: tuple[torch.Tensor, ...]  # per decoder layer: [N, heads, S, d_head]
     attend: torch.Tensor              # bool [N, S]: source positions that hold a token
+    # (end row, width) pairs, rows in order: the decode step's cross-attention of grouped lanes
+    # (no ``rows``) reads only the first ``width`` source positions of the rows before ``end``
+    # (their longest program's). Empty: every row reads all S.
+    chunks: tuple[tuple[int, int], ...] = ()
 
 
 class DecoderCache(NamedTuple):
@@ -77,12 +81,13 @@ def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Te
 
 def _cross_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                      attend: torch.Tensor, rows: torch.Tensor | None,
-                     attention=None) -> torch.Tensor:
+                     attention=None, chunks: tuple[tuple[int, int], ...] = ()) -> torch.Tensor:
     """Queries ``[B, h, T, dh]`` of lanes over their programs' memory rows.
 
     With ``rows`` each lane gathers its row; without, the B lanes are N equal groups (lane
     ``i`` reads row ``i // (B // N)``) and each group's queries share one attention call, so the
-    memory is never copied per lane. ``attention(q, k, v, mask)`` defaults to torch's fused one.
+    memory is never copied per lane. ``attention(q, k, v, mask)`` defaults to torch's fused one;
+    given, it runs once per chunk of rows of ``chunks`` (``Memory.chunks``), over its width.
     """
     if rows is not None:
         keys, values, attend = keys[rows], values[rows], attend[rows]
@@ -91,8 +96,15 @@ def _cross_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
     g = b // n
     grouped = q.view(n, g, h, t, dh).transpose(1, 2).reshape(n, h, g * t, dh)
     mask = attend[:, None, None]
-    out = (_attention(grouped, keys, values, mask) if attention is not None
-           else F.scaled_dot_product_attention(grouped, keys, values, attn_mask=mask))
+    if attention is None:
+        out = F.scaled_dot_product_attention(grouped, keys, values, attn_mask=mask)
+    elif rows is not None or not chunks:
+        out = attention(grouped, keys, values, mask)
+    else:
+        starts = [0] + [end for end, _ in chunks[:-1]]
+        out = torch.cat([attention(grouped[start:end], keys[start:end, :, :width],
+                                   values[start:end, :, :width], mask[start:end, ..., :width])
+                         for start, (end, width) in zip(starts, chunks)])
     return out.view(n, h, g, t, dh).transpose(1, 2).reshape(b, h, t, dh)
 
 
@@ -141,11 +153,12 @@ class DecoderBlock(nn.Module):
         return _split(k, self.heads).contiguous(), _split(v, self.heads).contiguous()
 
     def _rest(self, x: torch.Tensor, a: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-              attend: torch.Tensor, rows: torch.Tensor | None, attention=None) -> torch.Tensor:
+              attend: torch.Tensor, rows: torch.Tensor | None, attention=None,
+              chunks: tuple[tuple[int, int], ...] = ()) -> torch.Tensor:
         x = x + self.self_out(_merge(a))
         q = _split(self.cross_q(self.norm2(x)), self.heads)
         x = x + self.cross_out(_merge(_cross_attention(q, keys, values, attend, rows,
-                                                       attention)))
+                                                       attention, chunks)))
         return x + self.mlp(self.norm3(x))
 
     def forward(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -157,13 +170,14 @@ class DecoderBlock(nn.Module):
     def step(self, x: torch.Tensor, cache_k: torch.Tensor, cache_v: torch.Tensor,
              lanes: torch.Tensor, position: torch.Tensor, seen: torch.Tensor,
              keys: torch.Tensor, values: torch.Tensor, attend: torch.Tensor,
-             rows: torch.Tensor | None) -> torch.Tensor:
+             rows: torch.Tensor | None, chunks: tuple[tuple[int, int], ...] = ()
+             ) -> torch.Tensor:
         q, k, v = (_split(p, self.heads) for p in self.qkv(self.norm1(x)).chunk(3, -1))
         cache_k[lanes, :, position] = k[:, :, 0]
         cache_v[lanes, :, position] = v[:, :, 0]
         span = seen.shape[-1]
         a = _attention(q, cache_k[:, :, :span], cache_v[:, :, :span], seen)
-        return self._rest(x, a, keys, values, attend, rows, _attention)
+        return self._rest(x, a, keys, values, attend, rows, _attention, chunks)
 
 
 class Seq2Seq(nn.Module):
@@ -287,7 +301,8 @@ class Seq2Seq(nn.Module):
         seen = (torch.arange(span, device=token.device) <= position[:, None])[:, None, None]
         for block, ck, cv, k, v in zip(self.decoder, cache.keys, cache.values, memory.keys,
                                        memory.values):
-            x = block.step(x, ck, cv, lanes, position, seen, k, v, memory.attend, rows)
+            x = block.step(x, ck, cv, lanes, position, seen, k, v, memory.attend, rows,
+                           memory.chunks)
         position.add_(1).clamp_(max=cache.keys[0].shape[2] - 1)
         x = self.decoder_norm(x[:, 0])
         return self.logits(x), self.value(x)[:, 0]

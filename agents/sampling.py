@@ -15,6 +15,7 @@ per span.
 from __future__ import annotations
 
 import contextlib
+from dataclasses import fields
 from typing import NamedTuple
 
 import torch
@@ -50,6 +51,24 @@ def source_width(batch: TokenBatch, model: Seq2Seq) -> int:
 
 
 SPAN_STEP = 8  # self-attention spans grow in steps of this many positions (one graph each)
+# Programs per chunk of the decode step's cross-attention when ``sample`` sorts them by length.
+CHUNK_PROGRAMS = 2048
+
+
+def length_chunks(batch: TokenBatch, model: Seq2Seq
+                  ) -> tuple[torch.Tensor | None, tuple[tuple[int, int], ...], int]:
+    """``(order, chunks, width)``: the programs of ``batch`` sorted by source length
+    (``order``; None for a single chunk), ``Memory.chunks`` of ``CHUNK_PROGRAMS`` programs each
+    over the sorted rows, and the width to encode (host reads, before any loop; ValueError as
+    ``source_width``). Cross-attention then reads each chunk's longest program rather than the
+    batch's: generated programs' lengths spread around half their maximum."""
+    width = source_width(batch, model)
+    if len(batch) < 2 * CHUNK_PROGRAMS:
+        return None, (), width
+    order = batch.lengths.argsort(stable=True)
+    ordered = batch.lengths[order].cpu()
+    ends = list(range(CHUNK_PROGRAMS, len(batch), CHUNK_PROGRAMS)) + [len(batch)]
+    return order, tuple((end, max(1, int(ordered[end - 1]))) for end in ends), width
 
 
 def span_at(step: int, max_len: int) -> int:
@@ -106,10 +125,12 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     ``temperature`` 0 is greedy (then every sample of a program is the same); ``max_len``
     (default and at most the model's ``max_target_len``) bounds the tokens per candidate,
     ``eos`` included; ``seed`` keys the random draws; ``greedy_first`` makes the first sample of
-    each program the greedy one. ``cuda_graph`` (default: on CUDA) captures the decode step once
-    and replays it. ``width`` is the source width to encode
-    (default: the longest program's, one host read); ``sync_check`` (CUDA, without the graph)
-    makes any host synchronisation inside the decode loop raise (torch's sync debug mode).
+    each program the greedy one. ``cuda_graph`` (default: on CUDA) captures the decode step
+    (one graph per ``span_at``) and replays it. ``width`` is the source width to encode (default:
+    ``length_chunks``'s, whose host reads also sort the programs by length for the decode
+    step's cross-attention; the candidates come back in the batch's order, equal up to float
+    rounding); ``sync_check`` (CUDA, without the graph) makes any host synchronisation inside
+    the decode loop raise (torch's sync debug mode).
     """
     device = model.logits.weight.device
     max_len = model.config.max_target_len if max_len is None else max_len
@@ -120,9 +141,13 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     if temperature < 0 or not 0 < top_p <= 1:
         raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {temperature}, "
                          f"{top_p}")
-    width = source_width(batch, model) if width is None else width
     batch = batch.to(device)
-    memory = model.encode(batch.tokens[:, :width], batch.lits)
+    order, chunks = None, ()
+    if width is None:
+        order, chunks, width = length_chunks(batch, model)
+    if order is not None:
+        batch = TokenBatch(*(getattr(batch, f.name)[order] for f in fields(batch)))
+    memory = model.encode(batch.tokens[:, :width], batch.lits)._replace(chunks=chunks)
     lanes = len(batch) * samples
     rows = torch.arange(len(batch), device=device).repeat_interleave(samples)
     lits, nlits = batch.lits[rows], batch.nlits[rows]
@@ -136,7 +161,9 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     state.mask.copy_(lane_mask(state, nlits, params, tables))
     cache = model.new_cache(lanes, device, length=max_len)
     only_eos = torch.arange(TARGET_VOCAB_SIZE, device=device) == EOS
-    lane_ids = torch.arange(lanes, device=device)
+    lane_ids = torch.arange(lanes, device=device)  # each lane's place in the batch's order
+    if order is not None:
+        lane_ids = (order[:, None] * samples + torch.arange(samples, device=device)).view(-1)
     greedy = (lane_ids % samples == 0) if greedy_first else None
     vocab_ids = torch.arange(TARGET_VOCAB_SIZE, device=device)
     previous = torch.zeros(lanes, dtype=torch.int64, device=device)
@@ -171,8 +198,11 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
         with gpu_launch.host_sync_forbidden(torch) if sync_check else contextlib.nullcontext():
             for span in spans:
                 step(span)
-    return Candidates(state.target, decode(state.target, lits, tables).to(torch.int32), length,
-                      logprob)
+    candidates = Candidates(state.target, decode(state.target, lits, tables).to(torch.int32),
+                            length, logprob)
+    if order is None:
+        return candidates
+    return Candidates(*(torch.empty_like(x).index_copy_(0, lane_ids, x) for x in candidates))
 
 
 def _replay_in_graphs(step, spans: list[int]) -> None:

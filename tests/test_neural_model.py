@@ -11,6 +11,7 @@ import torch
 
 from kiln.agents.config import ModelConfig
 from kiln.agents.model import BOS, Seq2Seq
+from kiln.agents import sampling
 from kiln.agents.sampling import SPAN_STEP, sample, span_at
 from kiln.compilers import vocab
 from kiln.compilers.programs.generator import generate_batch
@@ -106,6 +107,28 @@ def test_span_at_covers_every_filled_position_in_steps_of_span_step():
         spans = [span_at(t, max_len) for t in range(max_len)]
         assert all(t < s <= max_len for t, s in enumerate(spans)), max_len
         assert spans == sorted(spans) and len(set(spans)) == -(-max_len // SPAN_STEP)
+
+
+@pytest.mark.parametrize("samples, temperature, top_p", [(1, 0.0, 1.0), (3, 1.0, 1.0),
+                                                     (2, 0.8, 0.9)])
+def test_sorting_by_length_into_chunks_samples_what_one_chunk_samples(monkeypatch, samples,
+                                                                       temperature, top_p):
+    """``sample`` sorts programs by length and reads each chunk's memory over its own width:
+    the same candidates, in the batch's order, as one chunk over the batch's width."""
+    model = tiny(4)
+    batch = programs(23, 4)
+    whole = sample(model, batch, samples, temperature=temperature, top_p=top_p, max_len=40,
+                   seed=2, greedy_first=True)
+    monkeypatch.setattr(sampling, "CHUNK_PROGRAMS", 4)
+    order, chunks, width = sampling.length_chunks(batch, model)
+    assert [end for end, _ in chunks] == [4, 8, 12, 16, 20, 23]
+    assert chunks[-1][1] == width and chunks[0][1] < width, chunks
+    assert torch.equal(batch.lengths[order], batch.lengths.sort().values)
+    chunked = sample(model, batch, samples, temperature=temperature, top_p=top_p, max_len=40,
+                     seed=2, greedy_first=True)
+    for name in ("tokens", "code", "lengths"):
+        assert torch.equal(getattr(chunked, name), getattr(whole, name)), name
+    torch.testing.assert_close(chunked.logprob, whole.logprob, atol=1e-4, rtol=1e-5)
 
 
 def test_grouped_memory_equals_gathered_rows():
