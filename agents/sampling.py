@@ -208,9 +208,10 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
 def _replay_in_graphs(step, spans: list[int]) -> None:
     """Run ``step(span)`` for each of ``spans`` in turn: the first step of each span eagerly on
     a side stream (warm-up, as CUDA graph capture requires), the others as replays of one graph
-    captured per span. ``step`` must only update tensors in place."""
+    captured per span. ``step`` must only update tensors in place. The graphs share one memory
+    pool: each is replayed only before the next is captured, as sharing requires."""
     graphs: dict[int, torch.cuda.CUDAGraph | None] = {}
-    side = torch.cuda.Stream()
+    side, pool = torch.cuda.Stream(), torch.cuda.graph_pool_handle()
     for span in spans:
         if span not in graphs:
             side.wait_stream(torch.cuda.current_stream())
@@ -221,6 +222,6 @@ def _replay_in_graphs(step, spans: list[int]) -> None:
             continue
         if graphs[span] is None:
             graphs[span] = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graphs[span]):
+            with torch.cuda.graph(graphs[span], pool=pool):
                 step(span)
         graphs[span].replay()
