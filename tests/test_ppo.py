@@ -10,7 +10,8 @@ from kiln.agents.model import BOS, Seq2Seq
 from kiln.compilers.vocab import TARGET_VOCAB_SIZE
 from kiln.training import distributed
 from kiln.training.config import preset
-from kiln.training.ppo import PPO, Storage, build_segments, score
+from kiln.agents.sampling import choose
+from kiln.training.ppo import PPO, Storage, build_segments, gumbel_noise, score
 
 
 def random_rollout(seed: int, steps: int, lanes: int, length: int):
@@ -132,3 +133,21 @@ def test_bf16_update_recomputes_behaviour_logprobs_so_its_first_ratio_is_one(
         assert logged["losses/kl_to_reference"] == 0.0
     assert abs(logged["losses/kl_to_reference"]) < 1e-3
     assert bool(torch.isfinite(s.logprobs).all()) and bool((s.logprobs <= 0).all())
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rollout_draws_follow_the_policy(seed: int) -> None:
+    # The rollout's tokens are choose()'s Gumbel-max draws with gumbel_noise: their frequencies
+    # must be the masked softmax at the temperature (PPO's ratio divides by those probabilities).
+    g = torch.Generator().manual_seed(seed)
+    logits = torch.randn(TARGET_VOCAB_SIZE, generator=g) * 2
+    mask = torch.rand(TARGET_VOCAB_SIZE, generator=g) < 0.05
+    mask[:3] = True
+    draws = 40_000
+    for temperature in (1.0, 0.7):
+        token, logp = choose(logits.repeat(draws, 1), mask.repeat(draws, 1), temperature, 1.0,
+                             gumbel_noise((draws, TARGET_VOCAB_SIZE), g))
+        want = (logits / temperature).masked_fill(~mask, float("-inf")).softmax(-1)
+        got = torch.bincount(token, minlength=TARGET_VOCAB_SIZE) / draws
+        assert float((got - want).abs().max()) < 0.015, f"seed {seed} t {temperature}"
+        assert bool(mask[token].all())

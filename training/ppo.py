@@ -126,6 +126,13 @@ def score(model: Seq2Seq, memory: Memory, memory_rows: torch.Tensor | None,
                   model.value(hidden)[:, 0].float())
 
 
+def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Standard Gumbel noise for ``choose``'s Gumbel-max draw (the argmax of log-probabilities
+    plus this is a draw from their softmax), from ``generator`` on its device."""
+    uniform = torch.rand(shape, generator=generator, device=generator.device)
+    return -torch.log(-torch.log(uniform.clamp_(min=1e-12)))
+
+
 def encode_table(model: Seq2Seq, env: CompileVectorEnv) -> Memory:
     """The encoder's output for every row of the env's program table (no gradient)."""
     table = env.program_table
@@ -270,8 +277,7 @@ class PPO:
             s.positions[step] = state.length
             s.rows[step] = state.program
             s.values[step] = self.next_value
-            noise = torch.rand((c.num_envs, TARGET_VOCAB_SIZE), generator=self.generator,
-                               device=self.device).clamp_(min=1e-12)
+            noise = gumbel_noise((c.num_envs, TARGET_VOCAB_SIZE), self.generator)
             action, s.logprobs[step] = choose(self.next_logits, state.mask, c.temperature,
                                               1.0, noise)
             _, reward, terminated, truncated, info = env.step(action)
