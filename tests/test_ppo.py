@@ -151,3 +151,11 @@ def test_rollout_draws_follow_the_policy(seed: int) -> None:
         got = torch.bincount(token, minlength=TARGET_VOCAB_SIZE) / draws
         assert float((got - want).abs().max()) < 0.015, f"seed {seed} t {temperature}"
         assert bool(mask[token].all())
+
+
+def test_precision_is_one_of_the_named_ones() -> None:
+    with pytest.raises(ValueError, match="precision must be one of auto, bf16, fp32, got 'fp16'"):
+        preset("smoke").replace(precision="fp16")
+    assert not PPO(preset("smoke").replace(num_envs=2, num_steps=4, pool_size=4),
+                   Seq2Seq(ModelConfig.preset("tiny")), torch.device("cpu"),
+                   distributed.Dist()).bf16, "auto is fp32 on a CPU"
