@@ -11,7 +11,7 @@ from kiln.compilers.vocab import TARGET_VOCAB_SIZE
 from kiln.training import distributed
 from kiln.training.config import preset
 from kiln.agents.sampling import choose
-from kiln.training.ppo import PPO, Storage, build_segments, gumbel_noise, score
+from kiln.training.ppo import PPO, Storage, build_segments, encode_table, gumbel_noise, score
 
 
 def random_rollout(seed: int, steps: int, lanes: int, length: int):
@@ -159,3 +159,20 @@ def test_precision_is_one_of_the_named_ones() -> None:
     assert not PPO(preset("smoke").replace(num_envs=2, num_steps=4, pool_size=4),
                    Seq2Seq(ModelConfig.preset("tiny")), torch.device("cpu"),
                    distributed.Dist()).bf16, "auto is fp32 on a CPU"
+
+
+def test_without_train_encoder_the_memory_kept_across_updates_is_exact() -> None:
+    # rollout() re-encodes the table only when the update can change the memory: without
+    # train_encoder the kept memory must equal a fresh encoding after updates.
+    config = preset("smoke").replace(num_envs=4, num_steps=16, pool_size=16,
+                                     total_timesteps=256, train_encoder=False, refresh_every=0)
+    torch.manual_seed(1)
+    trainer = PPO(config, Seq2Seq(ModelConfig.preset("tiny")), torch.device("cpu"),
+                  distributed.Dist())
+    for _ in range(3):
+        trainer.train_update()
+    trainer.rollout()
+    fresh = encode_table(trainer.model, trainer.env)
+    for kept, new in zip(trainer.memory.keys + trainer.memory.values, fresh.keys + fresh.values):
+        assert torch.equal(kept, new)
+    assert torch.equal(trainer.memory.attend, fresh.attend)
