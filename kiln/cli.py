@@ -264,6 +264,9 @@ def _bench_cycle(args) -> int:
     _check_device(args.device)
     run_cycle(CycleConfig(device=args.device, quick=args.quick, repeats=args.repeats,
                           tests=args.tests, batches=batches, checkpoint=args.checkpoint,
+                          neural_max_batch=args.neural_max_batch or 0,
+                          hybrid_max_batch=args.hybrid_max_batch or 0,
+                          hybrid_samples=args.samples or 0,
                           json_path=json_path))
     return 0
 
@@ -481,6 +484,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, metavar="PATH",
                    help="cycle: the neural compiler's checkpoint (default: the shipped one; "
                         "--quick: an untrained tiny model)")
+    p.add_argument("--samples", type=_positive, default=None,
+                   help="cycle: candidates the hybrid samples per task (default 16; --quick 4)")
+    p.add_argument("--neural-max-batch", type=_positive, default=None, metavar="B",
+                   help="cycle: largest batch of the neural pipeline (default: every batch on "
+                        "a GPU, 1 on a CPU or with --quick)")
+    p.add_argument("--hybrid-max-batch", type=_positive, default=None, metavar="B",
+                   help="cycle: largest batch of the hybrid pipeline (default 4096 on a GPU, 1 "
+                        "on a CPU or with --quick)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("leaderboard", help="rank compilers (built-in levels and submissions) "
