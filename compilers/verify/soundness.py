@@ -6,10 +6,10 @@ seeded generated programs (``mutate``), or samples of a neural compiler: ``--sou
 model, ``--checkpoint PATH``, default the shipped one, sampled as the hybrid compiler samples: the
 first candidate greedy, the others at temperature 1). SMT sorts them: equivalent candidates are
 not wrong and are set aside, as are those it cannot decide (bounded or unknown); the rest are
-wrong, each with a counterexample. Each wrong mutant then meets tests of n rows, n in ``SIZES``, in four settings:
-random rows only, or the evaluation protocol (edge rows, literal rows, random rows), each with and
-without the counterexample pool (the SMT counterexamples of the same program's earlier mutants,
-as STOKE pools them). The table reports the fraction accepted.
+wrong, each with a counterexample. Each wrong candidate then meets tests of n rows, n in
+``SIZES``, in four settings: random rows only, or the evaluation protocol (edge rows, literal
+rows, random rows), each with and without the counterexample pool (the SMT counterexamples of the
+same program's earlier candidates, as STOKE pools them). The table reports the fraction accepted.
 
 Run: ``python -m kiln.compilers.verify.soundness --programs 200 --mutants 8`` (prints Markdown;
 ``--json FILE`` also writes the counts and rates; ``docs/verification.md`` has the runs' tables).
