@@ -503,12 +503,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a directory of kiln sources, one function per file: one more task "
                         "(repeatable)")
     p.add_argument("--entries", default="O0,O1,O2", metavar="LIST",
-                   help="built-in entries, comma-separated, of O0,O1,O2,neural "
+                   help="built-in entries, comma-separated, of O0,O1,O2,neural,hybrid "
                         "(default: O0,O1,O2)")
     p.add_argument("--checkpoint", default=None, metavar="PATH",
-                   help="the neural entry's checkpoint (default: the one shipped with kiln)")
+                   help="the neural and hybrid entries' checkpoint (default: the one shipped "
+                        "with kiln)")
     p.add_argument("--samples", type=_positive, default=1,
-                   help="candidates the neural entry draws per program (default 1: greedy)")
+                   help="candidates the neural and hybrid entries draw per program (default "
+                        "1: greedy)")
     p.add_argument("--prove", action="store_true",
                    help="prove each passed program equal to -O2 with SMT (the proved rate; "
                         "seconds per program with loops)")

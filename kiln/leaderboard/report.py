@@ -56,8 +56,8 @@ def markdown(report: dict[str, Any]) -> str:
              "did not run). Proved by the entry, fell back to -O2: the hybrid's own "
              "outcomes (its SMT proofs, or its fallback to the traditional -O2 code; n/a for "
              "entries that report none). Cost / -O2: geometric mean, over passed programs, of "
-             "mean cycles per test relative to kiln's -O2 code. Cheaper than -O2: fraction of all programs "
-             "that pass and cost less than -O2.", ""]
+             "mean cycles per test relative to kiln's -O2 code. Cheaper than -O2: fraction of "
+             "all programs that pass and cost less than -O2.", ""]
     for task in report["tasks"]:
         rows = [r for r in report["rows"] if r["task"] == task["name"]]
         lines += [f"## {task['name']}", "", task["description"], ""]
