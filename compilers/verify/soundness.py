@@ -181,12 +181,17 @@ def measure(programs: int, mutants: int, seed: int, unroll: int, source: str = "
     return rates, truth, len(references)
 
 
-def table(rates: dict) -> str:
+def table(rates: dict, wrong: int | None = None) -> str:
+    """The rates as Markdown, one row per n; with ``wrong`` (the wrong candidates' count), each
+    rate also as the count of wrong candidates accepted."""
+    def cell(rate: float) -> str:
+        return f"{100 * rate:.2f}%" + ("" if wrong is None else f" ({round(rate * wrong)})")
+
     head = "| tests n | " + " | ".join(name for name, _ in SETTINGS) + " |"
     rows = [head, "|---:|" + "---:|" * len(SETTINGS)]
     for n in SIZES:
-        rows.append(f"| {n} | " + " | ".join(f"{100 * rates[name, n]:.2f}%"
-                                             for name, _ in SETTINGS) + " |")
+        rows.append(f"| {n} | " + " | ".join(cell(rates[name, n]) for name, _ in SETTINGS)
+                    + " |")
     return "\n".join(rows)
 
 
@@ -213,7 +218,7 @@ def main(argv=None) -> None:
     print(f"{kept} programs x {args.mutants} {args.source} = {total}: {int(truth.wrong.sum())} "
           f"wrong, {truth.equivalent} equivalent, {truth.undecided} undecided (SMT "
           f"{truth.seconds:.0f} s; total {seconds:.0f} s)")
-    print(table(rates))
+    print(table(rates, int(truth.wrong.sum())))
     if args.json:
         report = {"meta": meta, "args": vars(args), "programs_kept": kept,
                   "candidates": total, "wrong": int(truth.wrong.sum()),
