@@ -108,8 +108,9 @@ def _provenance_line(prog) -> str:
         line += f" up to {p.bound} iterations"
     if p.reason:
         line += f" ({p.reason})"
-    return (line + f"; {p.samples} samples, {p.passed} passed the tests, {p.proofs} proofs "
-            f"({p.refuted} refuted, {p.unknown} unknown), solver {p.solver_seconds:.2f} s")
+    line += (f"; {p.samples} samples, {p.passed} passed the tests, {p.proofs} proofs "
+             f"({p.refuted} refuted, {p.unknown} unknown), solver {p.solver_seconds:.2f} s")
+    return line + (f"; checkpoint {p.checkpoint}" if p.checkpoint else "")
 
 
 def cmd_compile(args) -> int:
