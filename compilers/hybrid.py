@@ -26,7 +26,7 @@ from .traditional.pipeline import compile_source
 from .verify.probabilistic import (CounterexamplePool, Evidence, Plan, pad_codes,
                                    protocol_inputs, run_tests)
 from .verify.smt import (BOUNDED, COUNTEREXAMPLE, DEFAULT_RLIMIT, DEFAULT_UNROLL, EQUIVALENT,
-                         UNKNOWN, check_equivalent)
+                         check_equivalent)
 from .evaluation import FUEL
 from .vm import execute
 
