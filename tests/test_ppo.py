@@ -10,7 +10,7 @@ from kiln.agents.model import BOS, Seq2Seq
 from kiln.compilers.vocab import TARGET_VOCAB_SIZE
 from kiln.training import distributed
 from kiln.training.config import preset
-from kiln.training.ppo import PPO, Storage, build_segments, score
+from kiln.training.ppo import PPO, Storage, build_segments, encode_table, score
 
 
 def random_rollout(seed: int, steps: int, lanes: int, length: int):
@@ -103,3 +103,20 @@ def test_an_update_changes_the_policy_and_keeps_the_reference(train_encoder: boo
         assert torch.equal(v, before[k]), f"the reference moved: {k}"
     assert abs(logged["losses/kl_to_reference"]) < 1e-4, "sampled by the reference itself"
     assert logged["charts/learning_rate"] == config.learning_rate
+
+
+def test_without_train_encoder_the_memory_kept_across_updates_is_exact() -> None:
+    # rollout() re-encodes the table only when the update can change the memory: without
+    # train_encoder the kept memory must equal a fresh encoding after updates.
+    config = preset("smoke").replace(num_envs=4, num_steps=16, pool_size=16,
+                                     total_timesteps=256, train_encoder=False, refresh_every=0)
+    torch.manual_seed(1)
+    trainer = PPO(config, Seq2Seq(ModelConfig.preset("tiny")), torch.device("cpu"),
+                  distributed.Dist())
+    for _ in range(3):
+        trainer.train_update()
+    trainer.rollout()
+    fresh = encode_table(trainer.model, trainer.env)
+    for kept, new in zip(trainer.memory.keys + trainer.memory.values, fresh.keys + fresh.values):
+        assert torch.equal(kept, new)
+    assert torch.equal(trainer.memory.attend, fresh.attend)
