@@ -444,6 +444,8 @@ def energy_meter(device: str, nvml: Any = None) -> tuple[EnergyMeter | None, str
                           "'kiln[gpu]' or nvidia-ml-py)")
     try:
         nvml.nvmlInit()
+        # NVML numbers the boards in PCI order; CUDA's index is the same with one visible GPU
+        # (the benchmark's case) or under CUDA_DEVICE_ORDER=PCI_BUS_ID.
         index = torch.device(device).index
         handle = nvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device() if index is None
                                                  else index)
