@@ -444,8 +444,9 @@ def energy_meter(device: str, nvml: Any = None) -> tuple[EnergyMeter | None, str
                           "'kiln[gpu]' or nvidia-ml-py)")
     try:
         nvml.nvmlInit()
-        # NVML numbers the boards in PCI order; CUDA's index is the same with one visible GPU
-        # (the benchmark's case) or under CUDA_DEVICE_ORDER=PCI_BUS_ID.
+        # NVML numbers every board of the machine in PCI order, ignoring CUDA_VISIBLE_DEVICES;
+        # CUDA's index is the same on a machine with one GPU, or under CUDA_DEVICE_ORDER=PCI_BUS_ID
+        # with every GPU visible.
         index = torch.device(device).index
         handle = nvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device() if index is None
                                                  else index)
