@@ -28,13 +28,13 @@ import kiln
 
 from ..compilers.hybrid import (CandidateSource, HybridConfig, Stages, compile_hybrid,
                                 neural_candidates)
+from ..bench.throughput import metadata
 from ..compilers.programs.generator import generate_sources
 from ..compilers.tokens import TokenBatch
 from ..compilers.verify.mutate import mutate
 from ..compilers.verify.probabilistic import pad_codes
-from ..bench.throughput import metadata
-
-HELD_OUT_SEED = 7_000_008  # the neural compiler's held-out generated set
+from ..envs.programs import DEFAULT_GENERATOR
+from .imitation import HELD_OUT_SEED
 
 
 def mutant_candidates(seed: int = 0) -> CandidateSource:
@@ -64,8 +64,10 @@ def run(programs: int, samples: int, device: str, source: str, checkpoint: str |
     else:
         candidates = mutant_candidates(seed)
     config = HybridConfig(samples=samples, seed=seed)
-    compile_hybrid(generate_sources(16, seed=HELD_OUT_SEED + 1), candidates, config, device)
-    sources = generate_sources(programs, seed=HELD_OUT_SEED)
+    # The neural compiler's held-out set: the env generator's programs of HELD_OUT_SEED.
+    warm_up = generate_sources(16, HELD_OUT_SEED + 1, DEFAULT_GENERATOR)
+    compile_hybrid(warm_up, candidates, config, device)
+    sources = generate_sources(programs, HELD_OUT_SEED, DEFAULT_GENERATOR)
     stages = Stages()
     start = time.perf_counter()
     outputs = compile_hybrid(sources, candidates, config, device, stages)
