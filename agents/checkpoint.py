@@ -6,8 +6,9 @@ training step, the kiln version and the SHA-256 of the weights file). Loading re
 a checkpoint from anyone (a leaderboard submission) cannot run code, and it refuses, with a
 message that says which, a file that is missing, truncated or corrupted (the weights' hash), or
 that was trained for another ISA or vocabulary (the tables' hash). Both files are written
-atomically (``kiln.fileio.atomic_write``), weights first; a crash between the two leaves new
-weights beside old metadata, which loading refuses (the weights' hash), never a half file.
+atomically, weights first (``kiln.tensorfiles``, shared with PPO's training checkpoints); a crash
+between the two leaves new weights beside old metadata, which loading refuses (the weights'
+hash), never a half file.
 """
 from __future__ import annotations
 
@@ -18,21 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_safetensors
-from safetensors.torch import save as save_safetensors
 
 from ..compilers import isa, tokens, vocab
-from ..fileio import atomic_write
+from ..tensorfiles import CheckpointError, read_json, read_tensors, write_pair
 from .config import ModelConfig
 from .model import NOT_A_LITERAL, Seq2Seq
 
 FORMAT = "kiln-neural-compiler"
 FORMAT_VERSION = 1
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that cannot be loaded: the message says which file and why."""
 
 
 def tables_hash() -> str:
@@ -62,33 +56,24 @@ def save_checkpoint(path: str | os.PathLike, model: Seq2Seq, *, step: int = 0,
     from .. import __version__
 
     weights_path, meta_path = paths(path)
-    state = {k: v.detach().to("cpu", dtype).contiguous() for k, v in model.state_dict().items()}
-    weights = save_safetensors(state)
+    state = {k: v.to(dtype) for k, v in model.state_dict().items()}
     meta = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "kiln_version": __version__,
         "model": model.config.to_dict(), "source_vocab_size": tokens.SOURCE_VOCAB_SIZE,
         "target_vocab_size": vocab.TARGET_VOCAB_SIZE, "tables_hash": tables_hash(),
         "step": int(step),
         "weights_file": weights_path.name, "weights_dtype": str(dtype).removeprefix("torch."),
-        "weights_sha256": hashlib.sha256(weights).hexdigest(), "training": training or {},
+        "training": training or {},
     }
-    weights_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(weights_path, weights)
-    atomic_write(meta_path, json.dumps(meta, indent=2) + "\n")
+    write_pair(weights_path, meta_path, state, meta, "weights_sha256")
     return weights_path
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """The JSON half of a checkpoint, checked for format and compatibility with this kiln."""
     _, meta_path = paths(path)
-    try:
-        meta = json.loads(meta_path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{meta_path}: no such checkpoint metadata file") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise CheckpointError(f"{meta_path}: not valid JSON (truncated or corrupted?): {e}"
-                              ) from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+    meta = read_json(meta_path)
+    if meta.get("format") != FORMAT:
         raise CheckpointError(f"{meta_path}: not a kiln neural compiler checkpoint")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"{meta_path}: checkpoint format version "
@@ -121,17 +106,7 @@ def load_checkpoint(path: str | os.PathLike, device: torch.device | str = "cpu"
         config = ModelConfig.from_dict(meta["model"])
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{paths(path)[1]}: bad model config: {e}") from None
-    try:
-        data = weights_path.read_bytes()
-    except FileNotFoundError:
-        raise CheckpointError(f"{weights_path}: no such weights file") from None
-    if hashlib.sha256(data).hexdigest() != meta["weights_sha256"]:
-        raise CheckpointError(f"{weights_path}: the weights do not match the SHA-256 in the "
-                              f"metadata (truncated, corrupted or replaced)")
-    try:
-        state = load_safetensors(data)
-    except (SafetensorError, ValueError, RuntimeError) as e:
-        raise CheckpointError(f"{weights_path}: not a readable safetensors file: {e}") from None
+    state = read_tensors(weights_path, meta["weights_sha256"], paths(path)[1].name)
     model = Seq2Seq(config)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in state.items()}

@@ -42,6 +42,10 @@ class Memory(NamedTuple):
     keys: tuple[torch.Tensor, ...]    # per decoder layer: [N, heads, S, d_head]
     values: tuple[torch.Tensor, ...]  # per decoder layer: [N, heads, S, d_head]
     attend: torch.Tensor              # bool [N, S]: source positions that hold a token
+    # (end row, width) pairs, rows in order: the decode step's cross-attention of grouped lanes
+    # (no ``rows``) reads only the first ``width`` source positions of the rows before ``end``
+    # (their longest program's). Empty: every row reads all S.
+    chunks: tuple[tuple[int, int], ...] = ()
 
 
 class DecoderCache(NamedTuple):
@@ -65,22 +69,25 @@ def _merge(x: torch.Tensor) -> torch.Tensor:
 
 def _attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor
                ) -> torch.Tensor:
-    """Attention written out (two batched matmuls, a float32 softmax), for the decode step:
-    with one query per lane and hundreds of thousands of lanes, fused attention kernels are
-    slower than this, and some refuse such batches."""
-    scores = (q @ k.transpose(-1, -2)).float() * q.shape[-1] ** -0.5
-    weights = scores.masked_fill(~mask, float("-inf")).softmax(-1)
-    return weights.to(v.dtype) @ v
+    """Attention written out (two batched matmuls and a softmax), for the decode step: with one
+    query per lane and hundreds of thousands of lanes, fused attention kernels are slower than
+    this, and some refuse such batches. Every pass over the scores is in the cache's dtype (the
+    softmax accumulates in float32 on CUDA): scaling the one query rather than the scores, and
+    no float32 copies, saves three passes over them per call."""
+    scores = (q * q.shape[-1] ** -0.5) @ k.transpose(-1, -2)
+    # dtype given: under autocast the softmax would otherwise write float32.
+    return scores.masked_fill(~mask, float("-inf")).softmax(-1, dtype=scores.dtype) @ v
 
 
 def _cross_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
                      attend: torch.Tensor, rows: torch.Tensor | None,
-                     attention=None) -> torch.Tensor:
+                     attention=None, chunks: tuple[tuple[int, int], ...] = ()) -> torch.Tensor:
     """Queries ``[B, h, T, dh]`` of lanes over their programs' memory rows.
 
     With ``rows`` each lane gathers its row; without, the B lanes are N equal groups (lane
     ``i`` reads row ``i // (B // N)``) and each group's queries share one attention call, so the
-    memory is never copied per lane. ``attention(q, k, v, mask)`` defaults to torch's fused one.
+    memory is never copied per lane. ``attention(q, k, v, mask)`` defaults to torch's fused one;
+    given, it runs once per chunk of rows of ``chunks`` (``Memory.chunks``), over its width.
     """
     if rows is not None:
         keys, values, attend = keys[rows], values[rows], attend[rows]
@@ -89,8 +96,15 @@ def _cross_attention(q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
     g = b // n
     grouped = q.view(n, g, h, t, dh).transpose(1, 2).reshape(n, h, g * t, dh)
     mask = attend[:, None, None]
-    out = (_attention(grouped, keys, values, mask) if attention is not None
-           else F.scaled_dot_product_attention(grouped, keys, values, attn_mask=mask))
+    if attention is None:
+        out = F.scaled_dot_product_attention(grouped, keys, values, attn_mask=mask)
+    elif rows is not None or not chunks:
+        out = attention(grouped, keys, values, mask)
+    else:
+        starts = [0] + [end for end, _ in chunks[:-1]]
+        out = torch.cat([attention(grouped[start:end], keys[start:end, :, :width],
+                                   values[start:end, :, :width], mask[start:end, ..., :width])
+                         for start, (end, width) in zip(starts, chunks)])
     return out.view(n, h, g, t, dh).transpose(1, 2).reshape(b, h, t, dh)
 
 
@@ -139,11 +153,12 @@ class DecoderBlock(nn.Module):
         return _split(k, self.heads).contiguous(), _split(v, self.heads).contiguous()
 
     def _rest(self, x: torch.Tensor, a: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
-              attend: torch.Tensor, rows: torch.Tensor | None, attention=None) -> torch.Tensor:
+              attend: torch.Tensor, rows: torch.Tensor | None, attention=None,
+              chunks: tuple[tuple[int, int], ...] = ()) -> torch.Tensor:
         x = x + self.self_out(_merge(a))
         q = _split(self.cross_q(self.norm2(x)), self.heads)
         x = x + self.cross_out(_merge(_cross_attention(q, keys, values, attend, rows,
-                                                       attention)))
+                                                       attention, chunks)))
         return x + self.mlp(self.norm3(x))
 
     def forward(self, x: torch.Tensor, keys: torch.Tensor, values: torch.Tensor,
@@ -153,15 +168,16 @@ class DecoderBlock(nn.Module):
         return self._rest(x, a, keys, values, attend, rows)
 
     def step(self, x: torch.Tensor, cache_k: torch.Tensor, cache_v: torch.Tensor,
-             lanes: torch.Tensor, position: torch.Tensor, keys: torch.Tensor,
-             values: torch.Tensor, attend: torch.Tensor, rows: torch.Tensor | None
+             lanes: torch.Tensor, position: torch.Tensor, seen: torch.Tensor,
+             keys: torch.Tensor, values: torch.Tensor, attend: torch.Tensor,
+             rows: torch.Tensor | None, chunks: tuple[tuple[int, int], ...] = ()
              ) -> torch.Tensor:
         q, k, v = (_split(p, self.heads) for p in self.qkv(self.norm1(x)).chunk(3, -1))
         cache_k[lanes, :, position] = k[:, :, 0]
         cache_v[lanes, :, position] = v[:, :, 0]
-        seen = torch.arange(cache_k.shape[2], device=x.device)[None] <= position[:, None]
-        a = _attention(q, cache_k, cache_v, seen[:, None, None])
-        return self._rest(x, a, keys, values, attend, rows, _attention)
+        span = seen.shape[-1]
+        a = _attention(q, cache_k[:, :, :span], cache_v[:, :, :span], seen)
+        return self._rest(x, a, keys, values, attend, rows, _attention, chunks)
 
 
 class Seq2Seq(nn.Module):
@@ -262,7 +278,7 @@ class Seq2Seq(nn.Module):
                                                           device=device))
 
     def step(self, memory: Memory, cache: DecoderCache, previous: torch.Tensor,
-             reset: torch.Tensor, rows: torch.Tensor | None = None
+             reset: torch.Tensor, rows: torch.Tensor | None = None, span: int | None = None
              ) -> tuple[torch.Tensor, torch.Tensor]:
         """Advance every lane by one token: logits ``[B, TARGET_VOCAB_SIZE]`` for its next token and
         the value ``[B]`` of its state.
@@ -271,14 +287,22 @@ class Seq2Seq(nn.Module):
         (bool ``[B]``) start a new program instead (position 0, input ``BOS``, their cached
         past forgotten). ``rows`` as in ``decode``. The cache is updated in place; a lane's
         position stops at the cache's last one.
+
+        ``span``, when every lane's position is known to be below it (lanes that advance in
+        lockstep, as ``sampling.sample``'s do), is how much of the cache self-attention reads:
+        the rest holds no token of any lane yet, and reading it is most of a step's time early
+        in a long cache.
         """
         position = cache.position.masked_fill_(reset, 0)
         token = torch.where(reset, BOS, previous.long())
         x = (self.target_embed(token) + self.target_position(position))[:, None]
         lanes = torch.arange(token.shape[0], device=token.device)
+        span = cache.keys[0].shape[2] if span is None else span
+        seen = (torch.arange(span, device=token.device) <= position[:, None])[:, None, None]
         for block, ck, cv, k, v in zip(self.decoder, cache.keys, cache.values, memory.keys,
                                        memory.values):
-            x = block.step(x, ck, cv, lanes, position, k, v, memory.attend, rows)
+            x = block.step(x, ck, cv, lanes, position, seen, k, v, memory.attend, rows,
+                           memory.chunks)
         position.add_(1).clamp_(max=cache.keys[0].shape[2] - 1)
         x = self.decoder_norm(x[:, 0])
         return self.logits(x), self.value(x)[:, 0]

@@ -7,12 +7,15 @@ under the environment's action mask (``envs.lanes.lane_mask`` and ``transition``
 within ``max_len`` tokens. The loop never asks the GPU anything: it runs exactly ``max_len``
 steps (finished lanes keep emitting ``eos``), random draws are a counter-based hash of
 ``(seed, lane, step, token)`` (``compilers.hashing``) rather than a generator's state, and each
-step updates a fixed set of tensors in place, so on CUDA the step is captured once in a CUDA
-graph and replayed.
+step updates a fixed set of tensors in place, so on CUDA the step is captured in CUDA graphs and
+replayed. Lanes advance in lockstep, so the host knows how far the KV cache is filled: each
+step's self-attention reads only the cache's first ``span`` positions (``span_at``), one graph
+per span.
 """
 from __future__ import annotations
 
 import contextlib
+from dataclasses import fields
 from typing import NamedTuple
 
 import torch
@@ -45,6 +48,33 @@ def source_width(batch: TokenBatch, model: Seq2Seq) -> int:
         raise ValueError(f"program {row} has {width} source tokens; the model reads at most "
                          f"{model.config.max_source_len}")
     return width
+
+
+SPAN_STEP = 8  # self-attention spans grow in steps of this many positions (one graph each)
+# Programs per chunk of the decode step's cross-attention when ``sample`` sorts them by length.
+CHUNK_PROGRAMS = 2048
+
+
+def length_chunks(batch: TokenBatch, model: Seq2Seq
+                  ) -> tuple[torch.Tensor | None, tuple[tuple[int, int], ...], int]:
+    """``(order, chunks, width)``: the programs of ``batch`` sorted by source length
+    (``order``; None for a single chunk), ``Memory.chunks`` of ``CHUNK_PROGRAMS`` programs each
+    over the sorted rows, and the width to encode (host reads, before any loop; ValueError as
+    ``source_width``). Cross-attention then reads each chunk's longest program rather than the
+    batch's: generated programs' lengths spread around half their maximum."""
+    width = source_width(batch, model)
+    if len(batch) < 2 * CHUNK_PROGRAMS:
+        return None, (), width
+    order = batch.lengths.argsort(stable=True)
+    ordered = batch.lengths[order].cpu()
+    ends = list(range(CHUNK_PROGRAMS, len(batch), CHUNK_PROGRAMS)) + [len(batch)]
+    return order, tuple((end, max(1, int(ordered[end - 1]))) for end in ends), width
+
+
+def span_at(step: int, max_len: int) -> int:
+    """The cache positions self-attention reads at decode step ``step`` (0-based): the
+    multiple of ``SPAN_STEP`` above ``step``, at most ``max_len``."""
+    return min(max_len, (step // SPAN_STEP + 1) * SPAN_STEP)
 
 
 def gumbel(seed: int, lane: torch.Tensor, step: torch.Tensor, vocab: torch.Tensor
@@ -95,10 +125,12 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     ``temperature`` 0 is greedy (then every sample of a program is the same); ``max_len``
     (default and at most the model's ``max_target_len``) bounds the tokens per candidate,
     ``eos`` included; ``seed`` keys the random draws; ``greedy_first`` makes the first sample of
-    each program the greedy one. ``cuda_graph`` (default: on CUDA) captures the decode step once
-    and replays it. ``width`` is the source width to encode
-    (default: the longest program's, one host read); ``sync_check`` (CUDA, without the graph)
-    makes any host synchronisation inside the decode loop raise (torch's sync debug mode).
+    each program the greedy one. ``cuda_graph`` (default: on CUDA) captures the decode step
+    (one graph per ``span_at``) and replays it. ``width`` is the source width to encode (default:
+    ``length_chunks``'s, whose host reads also sort the programs by length for the decode
+    step's cross-attention; the candidates come back in the batch's order, equal up to float
+    rounding); ``sync_check`` (CUDA, without the graph) makes any host synchronisation inside
+    the decode loop raise (torch's sync debug mode).
     """
     device = model.logits.weight.device
     max_len = model.config.max_target_len if max_len is None else max_len
@@ -109,9 +141,13 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     if temperature < 0 or not 0 < top_p <= 1:
         raise ValueError(f"temperature must be >= 0 and top_p in (0, 1], got {temperature}, "
                          f"{top_p}")
-    width = source_width(batch, model) if width is None else width
     batch = batch.to(device)
-    memory = model.encode(batch.tokens[:, :width], batch.lits)
+    order, chunks = None, ()
+    if width is None:
+        order, chunks, width = length_chunks(batch, model)
+    if order is not None:
+        batch = TokenBatch(*(getattr(batch, f.name)[order] for f in fields(batch)))
+    memory = model.encode(batch.tokens[:, :width], batch.lits)._replace(chunks=chunks)
     lanes = len(batch) * samples
     rows = torch.arange(len(batch), device=device).repeat_interleave(samples)
     lits, nlits = batch.lits[rows], batch.nlits[rows]
@@ -125,7 +161,9 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     state.mask.copy_(lane_mask(state, nlits, params, tables))
     cache = model.new_cache(lanes, device, length=max_len)
     only_eos = torch.arange(TARGET_VOCAB_SIZE, device=device) == EOS
-    lane_ids = torch.arange(lanes, device=device)
+    lane_ids = torch.arange(lanes, device=device)  # each lane's place in the batch's order
+    if order is not None:
+        lane_ids = (order[:, None] * samples + torch.arange(samples, device=device)).view(-1)
     greedy = (lane_ids % samples == 0) if greedy_first else None
     vocab_ids = torch.arange(TARGET_VOCAB_SIZE, device=device)
     previous = torch.zeros(lanes, dtype=torch.int64, device=device)
@@ -135,8 +173,8 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
     logprob = torch.zeros(lanes, dtype=torch.float32, device=device)
     step_count = torch.zeros((), dtype=torch.int64, device=device)
 
-    def step() -> None:
-        logits, _ = model.step(memory, cache, previous, reset)
+    def step(span: int) -> None:
+        logits, _ = model.step(memory, cache, previous, reset, span=span)
         noise = None if temperature == 0 else gumbel(seed, lane_ids, step_count, vocab_ids)
         token, logp = choose(logits, state.mask, temperature, top_p, noise, greedy)
         token = torch.where(done, EOS, token)
@@ -152,30 +190,38 @@ def sample(model: Seq2Seq, batch: TokenBatch, samples: int = 1, *, temperature: 
         reset.zero_()
         step_count.add_(1)
 
+    spans = [span_at(t, max_len) for t in range(max_len)]
     use_graph = device.type == "cuda" if cuda_graph is None else cuda_graph
     if use_graph:
-        _replay_in_graph(step, max_len)
+        _replay_in_graphs(step, spans)
     else:
         with gpu_launch.host_sync_forbidden(torch) if sync_check else contextlib.nullcontext():
-            for _ in range(max_len):
-                step()
-    return Candidates(state.target, decode(state.target, lits, tables).to(torch.int32), length,
-                      logprob)
+            for span in spans:
+                step(span)
+    candidates = Candidates(state.target, decode(state.target, lits, tables).to(torch.int32),
+                            length, logprob)
+    if order is None:
+        return candidates
+    return Candidates(*(torch.empty_like(x).index_copy_(0, lane_ids, x) for x in candidates))
 
 
-def _replay_in_graph(step, times: int) -> None:
-    """Run ``step`` ``times`` times: the first eagerly on a side stream (warm-up, as CUDA graph
-    capture requires), the rest as replays of one captured graph. ``step`` must only update
-    tensors in place."""
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        step()
-    torch.cuda.current_stream().wait_stream(side)
-    if times == 1:
-        return
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        step()
-    for _ in range(times - 1):
-        graph.replay()
+def _replay_in_graphs(step, spans: list[int]) -> None:
+    """Run ``step(span)`` for each of ``spans`` in turn: the first step of each span eagerly on
+    a side stream (warm-up, as CUDA graph capture requires), the others as replays of one graph
+    captured per span. ``step`` must only update tensors in place. The graphs share one memory
+    pool: each is replayed only before the next is captured, as sharing requires."""
+    graphs: dict[int, torch.cuda.CUDAGraph | None] = {}
+    side, pool = torch.cuda.Stream(), torch.cuda.graph_pool_handle()
+    for span in spans:
+        if span not in graphs:
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                step(span)
+            torch.cuda.current_stream().wait_stream(side)
+            graphs[span] = None
+            continue
+        if graphs[span] is None:
+            graphs[span] = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graphs[span], pool=pool):
+                step(span)
+        graphs[span].replay()

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -25,14 +26,19 @@ from .traditional.pipeline import compile_source
 from .verify.probabilistic import (CounterexamplePool, Evidence, Plan, pad_codes,
                                    protocol_inputs, run_tests)
 from .verify.smt import (BOUNDED, COUNTEREXAMPLE, DEFAULT_RLIMIT, DEFAULT_UNROLL, EQUIVALENT,
-                         UNKNOWN, check_equivalent)
+                         check_equivalent)
 from .evaluation import FUEL
 from .vm import execute
+
+if TYPE_CHECKING:
+    from ..agents.model import Seq2Seq
 
 CandidateSource = Callable[[TokenBatch, int], tuple[torch.Tensor, torch.Tensor]]
 """``(batch, K) -> (code, lengths)``: K candidates per program of ``batch``, int32
 ``code[B, K, L, 2]`` and ``lengths[B, K]`` on the batch's device. Invalid bytecode is allowed
-(it fails every test)."""
+(it fails every test). A source that samples a checkpoint (``ModelCandidates``) names it in its
+``checkpoint`` attribute (the weights' sha256 prefix), and every output's provenance records
+it."""
 
 FALLBACK_OPT = 2
 
@@ -233,28 +239,35 @@ def compile_hybrid(sources: Sequence[str], candidates: CandidateSource,
                 [float(cost_h[b, k]) for k in picks], config, pool, b,
                 Evidence.of(plan, int(pooled_h[b])), passed))
     stages.proving = time.perf_counter() - start
+    checkpoint = getattr(candidates, "checkpoint", "")
+    if checkpoint:
+        outputs = [replace(p, provenance=replace(p.provenance, checkpoint=checkpoint))
+                   for p in outputs]
     stages.outcomes = {}
     for p in outputs:
         stages.outcomes[p.provenance.outcome] = stages.outcomes.get(p.provenance.outcome, 0) + 1
     return outputs
 
 
-def neural_candidates(checkpoint: str | None = None, device: torch.device | str | None = None,
-                      *, seed: int = 0) -> CandidateSource:
-    """The neural compiler as a candidate source: the model of ``checkpoint`` (default: the
-    shipped one) on ``device`` (default: CUDA when present), sampled as the neural approach
-    samples (the first candidate greedy, the others at temperature 1). Programs longer than the
-    model reads get no candidate (they fall back)."""
-    from ..agents.sampling import sample
-    from .neural import load_model
+class ModelCandidates:
+    """A neural compiler ``model`` as a candidate source, sampled as the neural approach samples
+    (the first candidate greedy, the others at temperature 1; draws keyed by ``seed``).
+    Programs longer than the model reads get no candidate (they fall back). ``checkpoint`` is
+    the weights' sha256 prefix (empty for a model that was not loaded from one)."""
 
-    model, _ = load_model(checkpoint, device)
+    def __init__(self, model: Seq2Seq, seed: int = 0, checkpoint: str = ""):
+        self.model = model
+        self.seed = seed
+        self.checkpoint = checkpoint
 
-    def draw(batch: TokenBatch, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(self, batch: TokenBatch, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from ..agents.sampling import sample
+
         programs = len(batch)
-        fits = batch.lengths <= model.config.max_source_len
+        config = self.model.config
+        fits = batch.lengths <= config.max_source_len
         rows = torch.nonzero(fits).flatten()  # one host read, as the sampler does anyway
-        width = model.config.max_target_len
+        width = config.max_target_len
         code = torch.zeros((programs, samples, width, 2), dtype=torch.int32,
                            device=batch.tokens.device)
         lengths = torch.full((programs, samples), -1, dtype=torch.int32,  # -1: no candidate
@@ -263,10 +276,19 @@ def neural_candidates(checkpoint: str | None = None, device: torch.device | str 
             sub = TokenBatch(*(x[rows] for x in (batch.tokens, batch.lengths, batch.lits,
                                                  batch.nlits, batch.nparams, batch.nnames)))
             with torch.no_grad():
-                drawn = sample(model, sub, samples, temperature=0.0 if samples == 1 else 1.0,
-                               seed=seed, greedy_first=True)
+                drawn = sample(self.model, sub, samples,
+                               temperature=0.0 if samples == 1 else 1.0, seed=self.seed,
+                               greedy_first=True)
             code[rows] = drawn.code.reshape(len(rows), samples, width, 2).to(code.device)
             lengths[rows] = drawn.lengths.reshape(len(rows), samples).to(code.device)
         return code, lengths
 
-    return draw
+
+def neural_candidates(checkpoint: str | None = None, device: torch.device | str | None = None,
+                      *, seed: int = 0) -> ModelCandidates:
+    """The neural compiler of ``checkpoint`` (default: the shipped one) on ``device`` (default:
+    CUDA when present) as a candidate source (``ModelCandidates``)."""
+    from .neural import checkpoint_id, load_model
+
+    model, meta = load_model(checkpoint, device)
+    return ModelCandidates(model, seed, checkpoint_id(meta))

@@ -109,6 +109,12 @@ def _load(path: str, device: str, mtime: float) -> tuple[Seq2Seq, dict]:
     return model, meta
 
 
+def checkpoint_id(meta: dict) -> str:
+    """What a Program's provenance records of the checkpoint behind it (``meta``, as
+    ``load_model`` returns it): the first 16 hex digits of its weights' sha256."""
+    return str(meta["weights_sha256"])[:16]
+
+
 def load_model(checkpoint: str | os.PathLike | None = None,
                device: torch.device | str | None = None) -> tuple[Seq2Seq, dict]:
     """The model of ``checkpoint`` (default: the shipped one) on ``device`` (default: CUDA if
@@ -155,7 +161,7 @@ def compile_sources(sources: Sequence[str], samples: int = 1, *,
         provenance = Provenance("neural", "tested",
                                 tests=(("edge", EDGE_ROWS), ("random", NUM_TESTS - EDGE_ROWS)),
                                 samples=samples, passed=int(passed[i].sum()),
-                                checkpoint=meta["weights_sha256"][:16])
+                                checkpoint=checkpoint_id(meta))
         out.append(Program(fn.name, fn.params, code[lane, :lengths[lane]].copy(), 1,
                            sources[i], provenance))
     return out

@@ -108,8 +108,9 @@ def _provenance_line(prog) -> str:
         line += f" up to {p.bound} iterations"
     if p.reason:
         line += f" ({p.reason})"
-    return (line + f"; {p.samples} samples, {p.passed} passed the tests, {p.proofs} proofs "
-            f"({p.refuted} refuted, {p.unknown} unknown), solver {p.solver_seconds:.2f} s")
+    line += (f"; {p.samples} samples, {p.passed} passed the tests, {p.proofs} proofs "
+             f"({p.refuted} refuted, {p.unknown} unknown), solver {p.solver_seconds:.2f} s")
+    return line + (f"; checkpoint {p.checkpoint}" if p.checkpoint else "")
 
 
 def cmd_compile(args) -> int:
@@ -264,6 +265,9 @@ def _bench_cycle(args) -> int:
     _check_device(args.device)
     run_cycle(CycleConfig(device=args.device, quick=args.quick, repeats=args.repeats,
                           tests=args.tests, batches=batches, checkpoint=args.checkpoint,
+                          neural_max_batch=args.neural_max_batch or 0,
+                          hybrid_max_batch=args.hybrid_max_batch or 0,
+                          hybrid_samples=args.samples or 0,
                           json_path=json_path))
     return 0
 
@@ -481,6 +485,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default=None, metavar="PATH",
                    help="cycle: the neural compiler's checkpoint (default: the shipped one; "
                         "--quick: an untrained tiny model)")
+    p.add_argument("--samples", type=_positive, default=None,
+                   help="cycle: candidates the hybrid samples per task (default 16; --quick 4)")
+    p.add_argument("--neural-max-batch", type=_positive, default=None, metavar="B",
+                   help="cycle: largest batch of the neural pipeline (default: every batch on "
+                        "a GPU, 1 on a CPU or with --quick)")
+    p.add_argument("--hybrid-max-batch", type=_positive, default=None, metavar="B",
+                   help="cycle: largest batch of the hybrid pipeline (default 4096 on a GPU, 1 "
+                        "on a CPU or with --quick)")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("leaderboard", help="rank compilers (built-in levels and submissions) "
@@ -492,12 +504,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a directory of kiln sources, one function per file: one more task "
                         "(repeatable)")
     p.add_argument("--entries", default="O0,O1,O2", metavar="LIST",
-                   help="built-in entries, comma-separated, of O0,O1,O2,neural "
+                   help="built-in entries, comma-separated, of O0,O1,O2,neural,hybrid "
                         "(default: O0,O1,O2)")
     p.add_argument("--checkpoint", default=None, metavar="PATH",
-                   help="the neural entry's checkpoint (default: the one shipped with kiln)")
+                   help="the neural and hybrid entries' checkpoint (default: the one shipped "
+                        "with kiln)")
     p.add_argument("--samples", type=_positive, default=1,
-                   help="candidates the neural entry draws per program (default 1: greedy)")
+                   help="candidates the neural and hybrid entries draw per program (default "
+                        "1: greedy)")
     p.add_argument("--prove", action="store_true",
                    help="prove each passed program equal to -O2 with SMT (the proved rate; "
                         "seconds per program with loops)")

@@ -32,3 +32,22 @@ def test_rollout_step_loop_is_sync_free_and_an_update_runs() -> None:
     assert trainer.global_step == 2 * config.batch_size
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
     assert 0.0 <= logged["charts/train_pass_rate"] <= 1.0
+
+
+@pytest.mark.parametrize("train_encoder", [False, True])
+def test_bf16_update_on_cuda_starts_at_ratio_one(train_encoder: bool) -> None:
+    """On CUDA the policy runs in bf16 ("auto"); the update recomputes the behaviour
+    log-probabilities with its own pass, so its only minibatch (one epoch) starts at ratio 1."""
+    config = preset("smoke").replace(device="cuda", num_envs=256, num_steps=16, pool_size=128,
+                                     fuse_env=False, anneal_lr=False, num_minibatches=1,
+                                     update_epochs=1, train_encoder=train_encoder)
+    torch.manual_seed(0)
+    trainer = PPO(config, Seq2Seq(ModelConfig.preset("tiny")), torch.device("cuda"),
+                  distributed.Dist())
+    assert trainer.bf16
+    trainer.train_update()
+    logged = trainer.read_stats()
+    assert abs(logged["losses/old_approx_kl"]) < 1e-4, logged
+    assert logged["losses/clipfrac"] < 1e-3, logged
+    assert abs(logged["losses/kl_to_reference"]) < 1e-3, logged
+    assert trainer.memory.keys[0].dtype == trainer.cache.keys[0].dtype == torch.bfloat16

@@ -120,3 +120,21 @@ def test_bad_arguments():
         compile_hybrid([MASKS], _junk, HybridConfig(samples=0))
     with pytest.raises(kiln.CompileError):
         compile_hybrid(["def f(x):\n    return y\n"], _junk)
+
+
+def test_provenance_names_the_checkpoint_that_was_sampled():
+    """The hybrid's outputs (proved or fallen back) record the weights hash of the checkpoint
+    its candidates came from, as the neural compiler's do; planted candidates name none."""
+    from kiln.agents.checkpoint import read_metadata
+    from kiln.compilers.neural import DEFAULT_CHECKPOINT, checkpoint_id
+
+    weights = read_metadata(DEFAULT_CHECKPOINT)["weights_sha256"]
+    hybrid = kiln.compile(MAXIMUM, approach="hybrid", samples=2, device="cpu")
+    assert hybrid.provenance.approach == "hybrid"
+    assert hybrid.provenance.checkpoint == weights[:16]
+    assert checkpoint_id({"weights_sha256": weights}) == weights[:16]
+    neural = kiln.compile("def f(a, b):\n    return a - b\n", approach="neural", device="cpu")
+    assert neural.provenance.checkpoint == weights[:16]
+    planted_only = compile_hybrid([MASKS], planted([[IDENTITY]]), HybridConfig(samples=1))
+    assert planted_only[0].provenance.checkpoint == ""
+    assert kiln.compile(MASKS).provenance.checkpoint == ""

@@ -82,3 +82,40 @@ def test_a_missing_checkpoint_is_a_one_line_error(tmp_path, capsys):
                  str(tmp_path / "nothing")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("kiln: error: ") and "nothing" in err and len(err.splitlines()) == 1
+
+
+def test_shipped_hybrid_entry_passes_everything_and_says_what_it_proved(task):
+    """The hybrid's code is proved equal to -O2 or is -O2: every program passes, the long one
+    (which the model cannot read) falls back, and each outcome is reported."""
+    from kiln.leaderboard.approaches import HybridEntry
+
+    entry = HybridEntry(samples=2)  # the shipped checkpoint
+    compiled = entry.compile(task, torch.device("cpu"))
+    assert all(s.passed for s in score_code(task, compiled.codes, compiled.errors))
+    assert compiled.errors == (None,) * 4
+    assert set(compiled.outcomes) <= {"proved", "fell_back"} and compiled.outcomes[3] == "fell_back"
+    assert entry.provenance()["approach"] == "hybrid"
+
+
+def test_hybrid_submission_is_rerun_and_reports_its_fallbacks(task, tiny, tmp_path,
+                                                              monkeypatch):
+    import kiln.leaderboard.run as run
+
+    monkeypatch.setattr(run, "load_task", lambda name, quick: task)
+    subs = tmp_path / "subs"
+    cfg = dict(tasks=("mini",), device="cpu", checkpoint=str(tiny), samples=2)
+    first = run_leaderboard(LeaderboardConfig(entries="hybrid", out=str(tmp_path / "a"),
+                                              save_submissions=str(subs), **cfg),
+                            echo=lambda _: None)
+    (row,) = first["rows"]
+    # An untrained model: every program falls back to -O2 and passes.
+    assert (row["pass_rate"], row["own_proved_rate"], row["fell_back_rate"]) == (1.0, 0.0, 1.0)
+    assert "fell back to -O2" in (tmp_path / "a" / "leaderboard.md").read_text()
+    good = subs / "mini_hybrid"
+    assert json.loads((good / "results.json").read_text())["artifact"]["kind"] == "hybrid"
+    report = run_leaderboard(LeaderboardConfig(entries="O2", submissions=(str(good),),
+                                               out=str(tmp_path / "b"), **cfg),
+                             echo=lambda _: None)
+    assert report["refused"] == []
+    listed = [r for r in report["rows"] if r["approach"] == "submission"]
+    assert listed and listed[0]["fell_back_rate"] == 1.0

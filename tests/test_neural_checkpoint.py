@@ -1,9 +1,11 @@
 """Checkpoints: round trip, and every kind of bad file refused with a message that says which."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
+import safetensors.torch
 import torch
 
 from kiln.agents import checkpoint
@@ -63,7 +65,7 @@ def test_weights_that_hash_right_but_do_not_parse_or_fit_refused(saved):
 
     def replace_weights(data: bytes) -> None:
         weights.write_bytes(data)
-        meta["weights_sha256"] = checkpoint.hashlib.sha256(data).hexdigest()
+        meta["weights_sha256"] = hashlib.sha256(data).hexdigest()
         meta_path.write_text(json.dumps(meta))
 
     replace_weights(b"not safetensors at all")
@@ -71,7 +73,7 @@ def test_weights_that_hash_right_but_do_not_parse_or_fit_refused(saved):
         load_checkpoint(path)
     other = Seq2Seq(ModelConfig(d_model=32, heads=2, encoder_layers=2, decoder_layers=1,
                                 d_ff=64))
-    replace_weights(checkpoint.save_safetensors(other.state_dict()))
+    replace_weights(safetensors.torch.save(other.state_dict()))
     with pytest.raises(CheckpointError, match="tensors do not fit the config's model"):
         load_checkpoint(path)
 

@@ -11,7 +11,8 @@ import torch
 
 from kiln.agents.config import ModelConfig
 from kiln.agents.model import BOS, Seq2Seq
-from kiln.agents.sampling import sample
+from kiln.agents import sampling
+from kiln.agents.sampling import SPAN_STEP, sample, span_at
 from kiln.compilers import vocab
 from kiln.compilers.programs.generator import generate_batch
 from kiln.compilers.tokens import TokenBatch
@@ -71,6 +72,63 @@ def test_step_matches_full_decoding_with_resets(seed):
                 torch.testing.assert_close(logits[lane], ref_logits[0, -1], atol=1e-5,
                                            rtol=1e-5, msg=f"seed {seed} lane {lane} step {t}")
                 torch.testing.assert_close(value[lane], ref_value[0, -1], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lockstep_steps_over_a_span_of_the_cache_equal_steps_over_all_of_it(seed):
+    """``sample``'s lanes advance together, so self-attention reads only ``span_at``'s first
+    positions of the cache: the same logits as reading all of it under the position mask."""
+    model = tiny(seed)
+    batch = programs(3, seed)
+    memory = model.encode(batch.tokens, batch.lits)
+    lanes, length = 6, 20
+    tokens = torch.randint(0, vocab.TARGET_VOCAB_SIZE, (lanes, length),
+                           generator=torch.Generator().manual_seed(seed))
+    whole, spanned = model.new_cache(lanes, length=length), model.new_cache(lanes, length=length)
+    reset = torch.ones(lanes, dtype=torch.bool)
+    with torch.no_grad():
+        for t in range(length):
+            previous = tokens[:, t - 1] if t else tokens[:, 0]
+            want, want_value = model.step(memory, whole, previous, reset)
+            got, value = model.step(memory, spanned, previous, reset, span=span_at(t, length))
+            torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-6,
+                                       msg=f"seed {seed} step {t}")
+            torch.testing.assert_close(value, want_value, atol=1e-6, rtol=1e-6)
+            reset = torch.zeros(lanes, dtype=torch.bool)
+    for a, b in zip(whole.keys + whole.values + (whole.position,),
+                    spanned.keys + spanned.values + (spanned.position,)):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6, msg=f"seed {seed}: caches")
+
+
+def test_span_at_covers_every_filled_position_in_steps_of_span_step():
+    assert [span_at(t, 64) for t in (0, SPAN_STEP - 1, SPAN_STEP, 63)] == \
+        [SPAN_STEP, SPAN_STEP, 2 * SPAN_STEP, 64]
+    for max_len in (1, 5, 62, 128):
+        spans = [span_at(t, max_len) for t in range(max_len)]
+        assert all(t < s <= max_len for t, s in enumerate(spans)), max_len
+        assert spans == sorted(spans) and len(set(spans)) == -(-max_len // SPAN_STEP)
+
+
+@pytest.mark.parametrize("samples, temperature, top_p", [(1, 0.0, 1.0), (3, 1.0, 1.0),
+                                                     (2, 0.8, 0.9)])
+def test_sorting_by_length_into_chunks_samples_what_one_chunk_samples(monkeypatch, samples,
+                                                                       temperature, top_p):
+    """``sample`` sorts programs by length and reads each chunk's memory over its own width:
+    the same candidates, in the batch's order, as one chunk over the batch's width."""
+    model = tiny(4)
+    batch = programs(23, 4)
+    whole = sample(model, batch, samples, temperature=temperature, top_p=top_p, max_len=40,
+                   seed=2, greedy_first=True)
+    monkeypatch.setattr(sampling, "CHUNK_PROGRAMS", 4)
+    order, chunks, width = sampling.length_chunks(batch, model)
+    assert [end for end, _ in chunks] == [4, 8, 12, 16, 20, 23]
+    assert chunks[-1][1] == width and chunks[0][1] < width, chunks
+    assert torch.equal(batch.lengths[order], batch.lengths.sort().values)
+    chunked = sample(model, batch, samples, temperature=temperature, top_p=top_p, max_len=40,
+                     seed=2, greedy_first=True)
+    for name in ("tokens", "code", "lengths"):
+        assert torch.equal(getattr(chunked, name), getattr(whole, name)), name
+    torch.testing.assert_close(chunked.logprob, whole.logprob, atol=1e-4, rtol=1e-5)
 
 
 def test_grouped_memory_equals_gathered_rows():

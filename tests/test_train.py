@@ -149,7 +149,7 @@ def test_broken_run_dirs_and_checkpoints_are_refused(native_run: Path, tmp_path:
     latest = run / "checkpoints" / "step_000000000512.safetensors"
     latest.write_bytes(latest.read_bytes()[:100])
     err = one_line_error(["train", "--resume", str(run)], capsys)
-    assert "step_000000000512.safetensors" in err and "corrupted or truncated" in err
+    assert "step_000000000512.safetensors" in err and "truncated, corrupted or replaced" in err
     (run / "config.json").write_text("{not json")
     assert "config.json" in one_line_error(["train", "--resume", str(run)], capsys)
     assert files(run) == before, "a refused resume must not write anything"

@@ -179,9 +179,38 @@ def test_soundness_measurement_smoke():
     assert table(rates).count("\n") == len(SIZES) + 1
 
 
+def test_soundness_of_a_checkpoints_samples(tmp_path):
+    """``--source checkpoint``: a saved model's samples are sorted by SMT like mutants (a tiny
+    untrained checkpoint: its samples are mostly wrong), and the JSON report says so."""
+    import json
+
+    from kiln.agents.checkpoint import save_checkpoint
+    from kiln.agents.config import ModelConfig
+    from kiln.agents.model import Seq2Seq
+    from kiln.compilers.verify.soundness import main, measure
+
+    torch.manual_seed(0)
+    path = tmp_path / "tiny"
+    save_checkpoint(path, Seq2Seq(ModelConfig.preset("tiny")))
+    rates, truth, kept = measure(programs=4, mutants=2, seed=1, unroll=4, source="checkpoint",
+                                 checkpoint=str(path))
+    assert truth.wrong.shape == (kept, 2) and kept >= 1
+    assert truth.wrong.sum() + truth.equivalent + truth.undecided == truth.wrong.size
+    assert all(0.0 <= r <= 1.0 for r in rates.values())
+    with pytest.raises(ValueError, match="source must be one of"):
+        measure(programs=1, mutants=1, seed=0, unroll=4, source="nope")
+    out = tmp_path / "s.json"
+    main(["--programs", "3", "--mutants", "2", "--seed", "1", "--unroll", "4", "--source",
+          "checkpoint", "--checkpoint", str(path), "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert report["wrong"] + report["equivalent"] + report["undecided"] == report["candidates"]
+    assert report["meta"]["device"] == "cpu" and len(report["accepted"]) == 16
+
+
 def test_hybrid_bench_smoke():
     from kiln.training.hybrid_bench import run
 
     report = run(programs=6, samples=3, device="cpu", source="mutants", checkpoint=None, seed=0)
     assert sum(report["fraction"].values()) == pytest.approx(1.0)
     assert set(report["seconds"]) == {"traditional", "sampling", "testing", "proving", "total"}
+    assert 0.0 <= report["unknown_fraction"] <= 1.0

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import kiln
+from kiln.agents.checkpoint import read_metadata
 from kiln.cli import EXIT_COUNTEREXAMPLE, EXIT_USAGE, main
 
 LE = "def f(x, y):\n    return x <= y\n"
@@ -113,9 +114,12 @@ def test_compile_hybrid_cli(capsys, files, tiny_checkpoint):
     assert status == 0 and err == ""
     assert out.startswith("; hybrid: fell_back (no candidate passed the tests); 2 samples")
     assert out.split("\n", 1)[1] == kiln.compile(LE, 2).asm()
+    weights = read_metadata(tiny_checkpoint)["weights_sha256"][:16]
+    assert out.split("\n", 1)[0].endswith(f"; checkpoint {weights}")
     status, out, _ = run_cli(capsys, "compile", files / "le.py", "--approach", "hybrid",
                              "--samples", 2, "--checkpoint", tiny_checkpoint, "--json")
-    assert json.loads(out)["provenance"]["outcome"] == "fell_back"
+    provenance = json.loads(out)["provenance"]
+    assert (provenance["outcome"], provenance["checkpoint"]) == ("fell_back", weights)
     status, _, err = run_cli(capsys, "compile", files / "le.py", "--approach", "hybrid",
                              "--checkpoint", files / "nothing")
     assert status == EXIT_USAGE and err.startswith("kiln: error: ") and "nothing" in err

@@ -1,9 +1,8 @@
 """Training checkpoints: tensors in safetensors, everything else in JSON; never pickle.
 
-A checkpoint is a pair ``NAME.safetensors`` + ``NAME.json``. The tensors file is written first
-(temporary file, then rename) and the JSON last, holding the tensors file's SHA-256: a
-checkpoint exists once its JSON does, so a kill at any moment leaves either the whole pair or a
-stray tensors file that nothing reads. Loading checks the digest, so a truncated or altered
+A checkpoint is a pair ``NAME.safetensors`` + ``NAME.json``, written and read by
+``kiln.tensorfiles`` (as the model checkpoints are): the tensors file first, the JSON last with
+the tensors file's SHA-256, so a checkpoint exists once its JSON does and a truncated or altered
 file is refused with a one-line ``CheckpointError`` naming it.
 
 What PPO needs to resume exactly is flattened into these two files: the model's and the
@@ -11,59 +10,30 @@ optimiser's tensors (``optim_state``), the RNG states (``rng_state``), and count
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_tensors
-from safetensors.torch import save as save_tensors
 
-from ..agents.checkpoint import CheckpointError
-from ..fileio import atomic_write
+from ..tensorfiles import CheckpointError, read_json, read_tensors, write_pair
 
 FORMAT = "kiln-ppo-checkpoint"
+__all__ = ["FORMAT", "CheckpointError", "read_json", "save", "load", "optim_state",
+           "load_optim_state", "rng_state", "load_rng_state"]
 
 
 def save(stem: Path, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
     """Write checkpoint ``stem`` (``stem.safetensors`` then ``stem.json``)."""
-    blob = save_tensors({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
-    atomic_write(stem.with_suffix(".safetensors"), blob)
-    meta = dict(meta, format=FORMAT, sha256=hashlib.sha256(blob).hexdigest())
-    atomic_write(stem.with_suffix(".json"), json.dumps(meta, indent=1).encode())
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON object from ``path``; CheckpointError if it is missing or not a JSON object."""
-    try:
-        value = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise CheckpointError(f"{path} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{path} is not readable JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise CheckpointError(f"{path} holds {type(value).__name__}, not a JSON object")
-    return value
+    write_pair(stem.with_suffix(".safetensors"), stem.with_suffix(".json"), tensors,
+               dict(meta, format=FORMAT), "sha256")
 
 
 def load(stem: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The tensors and metadata of checkpoint ``stem``; CheckpointError if either file is
     missing, truncated or altered."""
     meta = read_json(stem.with_suffix(".json"))
-    path = stem.with_suffix(".safetensors")
-    try:
-        blob = path.read_bytes()
-    except OSError as exc:
-        raise CheckpointError(f"{path} cannot be read ({exc.strerror})") from None
-    if hashlib.sha256(blob).hexdigest() != meta.get("sha256"):
-        raise CheckpointError(f"{path} is corrupted or truncated (its SHA-256 does not match "
-                              f"{stem.with_suffix('.json').name})")
-    try:
-        return load_tensors(blob), meta
-    except (SafetensorError, ValueError) as exc:
-        raise CheckpointError(f"{path} is not a safetensors file ({exc})") from None
+    return read_tensors(stem.with_suffix(".safetensors"), meta.get("sha256"),
+                        stem.with_suffix(".json").name), meta
 
 
 def optim_state(optimizer: torch.optim.Optimizer, prefix: str = "optim."

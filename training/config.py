@@ -15,6 +15,7 @@ from typing import Any
 from ..envs.compile_env import EnvParams
 
 ALGOS = ("native", "sb3")
+PRECISIONS = ("auto", "bf16", "fp32")
 # Generator streams PPO's program tables come from: 5,000,000..6,999,999 (imitation draws from
 # 1,000,000 up; streams from 7,000,000 up are held out for evaluation).
 PPO_STREAMS = 5_000_000
@@ -77,6 +78,10 @@ class TrainConfig:
     train_encoder: bool = False
     """Train the encoder too (false: only the decoder learns; the encoder's output, computed once
     per rollout, is reused by the update, which then costs about half as much)."""
+    precision: str = "auto"
+    """Arithmetic of the native trainer's policy in rollouts and updates: bf16 (autocast: matrix products in
+    bfloat16, log-probabilities and the loss in float32), fp32, or auto (bf16 on CUDA, fp32 on
+    a CPU)."""
     fuse_env: bool = True
     """On CUDA, fuse the env step's tensor arithmetic with torch.compile (a minute to start,
     faster per step)."""
@@ -136,6 +141,9 @@ class TrainConfig:
         if (self.num_envs * self.num_steps) % self.num_minibatches:
             raise ValueError(f"num_envs * num_steps ({self.num_envs * self.num_steps}) must be "
                              f"divisible by num_minibatches ({self.num_minibatches})")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got "
+                             f"{self.precision!r}")
         if self.source not in ("generator", "suite"):
             raise ValueError(f"source must be generator or suite, got {self.source!r}")
         if not self.temperature > 0:
@@ -192,7 +200,7 @@ PRESETS: dict[str, dict[str, Any]] = {
                   update_epochs=1, train_encoder=True),
     "default": dict(),
     "gpu": dict(device="cuda", total_timesteps=500_000_000, time_limit_s=900.0, num_envs=16_384,
-                num_steps=32, num_minibatches=16, update_epochs=1, learning_rate=5e-6,
+                num_steps=32, num_minibatches=8, update_epochs=1, learning_rate=5e-6,
                 target_kl=0.02, train_encoder=True, pool_size=8192, refresh_every=5,
                 eval_every=20, eval_programs=4096, checkpoint_every=20, log_every=5),
 }

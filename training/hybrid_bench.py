@@ -4,7 +4,7 @@ Stages: the traditional ``-O2`` compile (host, per program: it is the fallback a
 reference), sampling K candidates per program, testing them all in one VM launch, and proving the
 cheapest survivors (host, z3). Reports wall seconds per stage (after a warm-up call on a small
 batch) and the fraction of programs proved, proved only up to the unroll bound, and fallen back,
-with the fallbacks' reasons and the solver's unknowns.
+with the fallbacks' reasons, the solver's unknowns and the fraction of programs with one.
 
 The candidates come from the neural compiler (``--checkpoint PATH``, default the shipped model)
 or, with ``--source mutants``, from the traditional
@@ -18,11 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import time
 from collections import Counter
-from datetime import datetime, timezone
 
 import numpy as np
 import torch
@@ -31,12 +28,13 @@ import kiln
 
 from ..compilers.hybrid import (CandidateSource, HybridConfig, Stages, compile_hybrid,
                                 neural_candidates)
+from ..bench.throughput import metadata
 from ..compilers.programs.generator import generate_sources
 from ..compilers.tokens import TokenBatch
 from ..compilers.verify.mutate import mutate
 from ..compilers.verify.probabilistic import pad_codes
-
-HELD_OUT_SEED = 7_000_008  # the neural compiler's held-out generated set
+from ..envs.programs import DEFAULT_GENERATOR
+from .imitation import HELD_OUT_SEED
 
 
 def mutant_candidates(seed: int = 0) -> CandidateSource:
@@ -58,14 +56,6 @@ def mutant_candidates(seed: int = 0) -> CandidateSource:
     return draw
 
 
-def _commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def run(programs: int, samples: int, device: str, source: str, checkpoint: str | None,
         seed: int) -> dict:
     """Warm up on 16 programs, then compile ``programs`` held-out programs; the report."""
@@ -74,25 +64,28 @@ def run(programs: int, samples: int, device: str, source: str, checkpoint: str |
     else:
         candidates = mutant_candidates(seed)
     config = HybridConfig(samples=samples, seed=seed)
-    compile_hybrid(generate_sources(16, seed=HELD_OUT_SEED + 1), candidates, config, device)
-    sources = generate_sources(programs, seed=HELD_OUT_SEED)
+    # The neural compiler's held-out set: the env generator's programs of HELD_OUT_SEED.
+    warm_up = generate_sources(16, HELD_OUT_SEED + 1, DEFAULT_GENERATOR)
+    compile_hybrid(warm_up, candidates, config, device)
+    sources = generate_sources(programs, HELD_OUT_SEED, DEFAULT_GENERATOR)
     stages = Stages()
     start = time.perf_counter()
     outputs = compile_hybrid(sources, candidates, config, device, stages)
     total = time.perf_counter() - start
     reasons = Counter(p.provenance.reason for p in outputs
                       if p.provenance.outcome == "fell_back")
-    device_name = (torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda")
-                   else platform.processor() or platform.machine())
+    meta = metadata(device)
     return {
         "programs": programs, "samples": samples, "source": source,
-        "checkpoint": checkpoint, "device": device_name,
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "commit": _commit(),
+        "checkpoint": checkpoint, "device": meta["device_name"], "date": meta["date"],
+        "commit": meta["commit"],
         "seconds": {"traditional": stages.traditional, "sampling": stages.sampling,
                     "testing": stages.testing, "proving": stages.proving, "total": total},
         "fraction": {k: v / programs for k, v in sorted(stages.outcomes.items())},
         "fell_back_reasons": dict(reasons),
         "unknown_queries": sum(p.provenance.unknown for p in outputs),
+        # programs with a query that ended unknown (each also counts as proved or fell back)
+        "unknown_fraction": sum(1 for p in outputs if p.provenance.unknown) / programs,
         "refuted_queries": sum(p.provenance.refuted for p in outputs),
         # total, not mean of ratios: some programs compile to no code at all (static cost 0)
         "static_cost_ratio_to_o2": sum(p.static_cost for p in outputs)

@@ -14,6 +14,10 @@ transformer policy over token episodes needs:
   before). The decoder runs teacher-forced over whole segments, so each episode costs one
   forward pass, not one per token: once without gradients for the reference policy's
   log-probabilities, then in every minibatch (a set of segments) for the PPO loss.
+- **bf16 on CUDA** (``precision``): rollout steps and updates run under bf16 autocast, with
+  log-probabilities, the loss and the optimiser in float32; the behaviour log-probabilities are
+  then recomputed by the update's own teacher-forced pass (the incremental decoder rounds
+  differently), so that each update's first ratio is 1.
 - **KL penalty to the starting policy** (RLHF's): each token's reward is reduced by
   ``kl_coef * (log pi - log pi_ref)``, pi_ref being the frozen imitation model, so that
   correctness is not traded away for speed.
@@ -112,11 +116,21 @@ def score(model: Seq2Seq, memory: Memory, memory_rows: torch.Tensor | None,
           target_in: torch.Tensor, segment: torch.Tensor, position: torch.Tensor,
           actions: torch.Tensor, masks: torch.Tensor) -> Scored:
     """The policy's log-probability, entropy and value at transitions ``(segment, position)``
-    of the teacher-forced sequences ``target_in`` (whose memory rows are ``memory_rows``)."""
-    logits, values = model.decode(memory, target_in, rows=memory_rows)
-    logp = masked_log_softmax(logits[segment, position], masks)
+    of the teacher-forced sequences ``target_in`` (whose memory rows are ``memory_rows``).
+    The heads read only the transitions' states (padding and earlier rollouts' prefixes are
+    most of the sequences), and what follows them is float32 whatever the autocast."""
+    hidden = model.hidden(memory, target_in, rows=memory_rows)[segment, position]
+    logp = masked_log_softmax(model.logits(hidden), masks)
     entropy = -(logp.exp() * logp.masked_fill(~masks, 0.0)).sum(-1)
-    return Scored(logp.gather(1, actions[:, None])[:, 0], entropy, values[segment, position])
+    return Scored(logp.gather(1, actions[:, None])[:, 0], entropy,
+                  model.value(hidden)[:, 0].float())
+
+
+def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:
+    """Standard Gumbel noise for ``choose``'s Gumbel-max draw (the argmax of log-probabilities
+    plus this is a draw from their softmax), from ``generator`` on its device."""
+    uniform = torch.rand(shape, generator=generator, device=generator.device)
+    return -torch.log(-torch.log(uniform.clamp_(min=1e-12)))
 
 
 def encode_table(model: Seq2Seq, env: CompileVectorEnv) -> Memory:
@@ -182,8 +196,11 @@ class PPO:
         source = reference if reference is not None else model
         self.reference = copy.deepcopy(source).to(device).eval().requires_grad_(False)
         distributed.broadcast_parameters(self.model.parameters(), ctx)
+        # On CUDA one fused kernel updates every parameter (foreach launches several per group).
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.learning_rate,
-                                          eps=1e-5)
+                                          eps=1e-5, fused=True if device.type == "cuda" else None)
+        self.bf16 = config.precision == "bf16" or (config.precision == "auto"
+                                                   and device.type == "cuda")
         self.generator = torch.Generator(device=device).manual_seed(config.seed + ctx.rank)
         self.env = CompileVectorEnv(config.num_envs, config.env_params(), device=device,
                                     source=config.source, pool_size=config.pool_size,
@@ -194,6 +211,11 @@ class PPO:
         self.stats = Stats(config.num_envs, device)
         self.storage = Storage.allocate(config.num_steps, config.num_envs, device)
         self._restart = True  # reset every lane before the next rollout
+
+    def autocast(self) -> torch.autocast:
+        """The context the policy runs in: bf16 autocast when ``self.bf16`` (matrix products in
+        bfloat16; ``score`` and the loss keep log-probabilities in float32)."""
+        return torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16)
 
     def pool_seed(self, refresh: int) -> int:
         """The generator stream of the ``refresh``-th program table: in PPO's band of
@@ -211,11 +233,13 @@ class PPO:
         """Reset every lane (a fresh table, a resume) and run the policy on the first tokens."""
         c, env = self.config, self.env
         env.reset(seed=self.lane_seed())
-        self.reference_memory = encode_table(self.reference, env)
-        self.memory = encode_table(self.model, env)
-        self.cache = self.model.new_cache(c.num_envs, self.device)
+        with self.autocast():
+            self.reference_memory = encode_table(self.reference, env)
+            self.memory = encode_table(self.model, env)
+        self.cache = self.model.new_cache(c.num_envs, self.device,
+                                          torch.bfloat16 if self.bf16 else None)
         self.next_done = torch.ones(c.num_envs, dtype=torch.bool, device=self.device)
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             self.next_logits, self.next_value = self.model.step(
                 self.memory, self.cache, torch.zeros_like(self.next_done, dtype=torch.int64),
                 self.next_done, rows=env.state.program)
@@ -233,8 +257,13 @@ class PPO:
         c, env, model, s = self.config, self.env, self.model, self.storage
         if self._restart:
             self._start_lanes()
-        else:
-            self.memory = encode_table(model, env)  # the weights changed in the last update
+        elif c.train_encoder:
+            with self.autocast():  # the weights changed in the last update
+                self.memory = encode_table(model, env)
+        # Else the memory is still exact: without train_encoder the update scores through this
+        # memory without gradient, so neither the encoder nor the decoder's memory projections
+        # (cross_kv) change, and re-encoding the table would only cost time (on a CPU, 40% of
+        # the default preset's update).
         prefix = env.state.target.clone()
         self.collect()
         return build_segments(s, prefix)
@@ -252,8 +281,7 @@ class PPO:
             s.positions[step] = state.length
             s.rows[step] = state.program
             s.values[step] = self.next_value
-            noise = torch.rand((c.num_envs, TARGET_VOCAB_SIZE), generator=self.generator,
-                               device=self.device).clamp_(min=1e-12)
+            noise = gumbel_noise((c.num_envs, TARGET_VOCAB_SIZE), self.generator)
             action, s.logprobs[step] = choose(self.next_logits, state.mask, c.temperature,
                                               1.0, noise)
             _, reward, terminated, truncated, info = env.step(action)
@@ -261,8 +289,9 @@ class PPO:
             s.actions[step] = action
             s.rewards[step] = reward
             self.stats.record(reward, self.next_done, info)
-            self.next_logits, self.next_value = model.step(
-                self.memory, self.cache, action, self.next_done, rows=env.state.program)
+            with self.autocast():
+                self.next_logits, self.next_value = model.step(
+                    self.memory, self.cache, action, self.next_done, rows=env.state.program)
 
     def minibatches(self, segments: Segments) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """A random split of the segments into ``num_minibatches`` sets; each as (segment ids,
@@ -288,7 +317,7 @@ class PPO:
         segments = self.rollout()
         actions, masks = s.actions.reshape(-1), s.masks.reshape(-1, TARGET_VOCAB_SIZE)
         seg_of, position = segments.of.reshape(-1), s.positions.reshape(-1)
-        old_logprob, values = s.logprobs.reshape(-1), s.values.reshape(-1)
+        old_logprob, values = s.logprobs.view(-1), s.values.view(-1)
 
         def inputs(seg_ids: torch.Tensor, flat: torch.Tensor) -> tuple[torch.Tensor, ...]:
             """``score``'s arguments for a minibatch: its segments' sequences, and each of its
@@ -298,15 +327,30 @@ class PPO:
             return (segments.target_in[seg_ids], local[seg_of[flat]], position[flat],
                     actions[flat], masks[flat])
 
-        # The reference policy's log-probabilities, one teacher-forced pass per segment.
+        def policy(seg_ids: torch.Tensor, flat: torch.Tensor) -> Scored:
+            """The policy's scores of a minibatch's transitions."""
+            if not c.train_encoder:  # the rollout's encoding of the table, no gradient
+                return score(self.model, self.memory, segments.rows[seg_ids],
+                             *inputs(seg_ids, flat))
+            table, rows = self.env.program_table, segments.rows[seg_ids]
+            memory = self.model.encode(table.source[rows, :self.memory.attend.shape[1]],
+                                       table.lits[rows])
+            return score(self.model, memory, None, *inputs(seg_ids, flat))
+
+        # The reference policy's log-probabilities, one teacher-forced pass per segment. In
+        # bf16 the behaviour log-probabilities are recomputed by the same pass the epochs run
+        # (as RLHF trainers recompute theirs): the rollout's incremental decoder rounds
+        # differently, and PPO's ratio and the KL penalty would start away from 1 and 0.
         ref_logprob = torch.zeros_like(old_logprob)
         parts = self.minibatches(segments)
-        with torch.no_grad():
+        with torch.no_grad(), self.autocast():
             for seg_ids, flat in parts:
                 ref_logprob[flat] = score(self.reference, self.reference_memory,
                                           segments.rows[seg_ids], *inputs(seg_ids, flat)).logprob
-        rewards, kl = kl_shaped_rewards(s.rewards, s.logprobs, ref_logprob.view_as(s.rewards),
-                                        c.kl_coef)
+                if self.bf16:
+                    old_logprob[flat] = policy(seg_ids, flat).logprob
+        rewards, kl = kl_shaped_rewards(s.rewards, old_logprob.view_as(s.rewards),
+                                        ref_logprob.view_as(s.rewards), c.kl_coef)
         advantages, returns = gae(rewards, s.values, s.dones, self.next_value, self.next_done,
                                   c.gamma, c.gae_lambda)
         advantages, returns = advantages.reshape(-1), returns.reshape(-1)
@@ -316,14 +360,8 @@ class PPO:
         count = 0
         for epoch in range(c.update_epochs):
             for seg_ids, flat in (parts if epoch == 0 else self.minibatches(segments)):
-                rows = segments.rows[seg_ids]
-                if c.train_encoder:
-                    table = self.env.program_table
-                    memory = self.model.encode(
-                        table.source[rows, :self.memory.attend.shape[1]], table.lits[rows])
-                    new = score(self.model, memory, None, *inputs(seg_ids, flat))
-                else:  # the rollout's encoding of the table, no gradient
-                    new = score(self.model, self.memory, rows, *inputs(seg_ids, flat))
+                with self.autocast():
+                    new = policy(seg_ids, flat)
                 losses = ppo_loss(new.logprob, old_logprob[flat], new.entropy, new.value,
                                   values[flat], advantages[flat], returns[flat],
                                   clip_coef=c.clip_coef, clip_vloss=c.clip_vloss,

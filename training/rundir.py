@@ -22,6 +22,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from ..fileio import atomic_write
 from . import checkpoint
 from .checkpoint import CheckpointError
 from .config import TrainConfig
@@ -51,7 +52,7 @@ class RunDir:
             raise CheckpointError(f"{path} already holds a run; continue it with --resume {path} "
                                   f"or choose another --run-dir")
         (path / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-        checkpoint.atomic_write(path / CONFIG, json.dumps(config.to_dict(), indent=1).encode())
+        atomic_write(path / CONFIG, json.dumps(config.to_dict(), indent=1).encode())
         return cls(path, config)
 
     @classmethod
@@ -102,7 +103,7 @@ class RunDir:
 
     def write_json(self, name: str, value: dict[str, Any]) -> Path:
         path = self.path / name
-        checkpoint.atomic_write(path, json.dumps(value, indent=1).encode())
+        atomic_write(path, json.dumps(value, indent=1).encode())
         return path
 
 

@@ -21,15 +21,22 @@ Pipelines, each timed from candidates on the device to the verified count on the
 - ``kiln-traditional``: the batched compiler (-O1) and the VM on the device, all candidates at
   once, compared with the expected outputs there; one sync at the end for the count;
 - ``kiln-neural``: the neural compiler samples one program per task (greedy) on the device
-  from the tasks' source tokens, and the VM tests it there, the same way.
+  from the tasks' source tokens, and the VM tests it there, the same way;
+- ``kiln-hybrid``: the hybrid compiler (``compilers.hybrid.compile_hybrid``) on the tasks: the
+  tasks to the host as source text and their ``-O2`` code (the fallback), K samples per task
+  from the neural compiler on the device, all tested there in one launch, the cheapest survivor
+  per task proved by SMT on the host (a counterexample: the next), else the ``-O2`` code; its
+  outputs are then tested on the device like the neural pipeline's. Its rows add the fractions
+  of tasks proved, fallen back, and with an SMT query that ended unknown, and the seconds of its
+  stages (of the last timed run).
 
 The neural compiler is the checkpoint given, else the one shipped with kiln; with ``quick`` and
 no checkpoint, an untrained model of the tiny preset (the sampler takes seconds per batch on a
-CPU; the timing is what a quick run checks, and hardly any of its samples verify). Per batch
-size:
-latency, candidates/s, speedup over each CPU pipeline (against the CPU pipeline at the same B,
-or at the largest B it was run at, said in ``cpu_batch``), and on a GPU with NVML the energy per
-verified candidate. The report sets the measured speedups beside the seed paper's claims.
+CPU; the timing is what a quick run checks, and hardly any of its samples verify; the hybrid then
+falls back everywhere). Per batch size: latency, candidates/s, speedup over each CPU pipeline
+(against the CPU pipeline at the same B, or at the largest B it was run at, said in
+``cpu_batch``), and on a GPU with NVML the energy per verified candidate (``energy_meter``).
+The report sets the measured speedups beside the seed paper's claims.
 """
 from __future__ import annotations
 
@@ -40,6 +47,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -48,6 +56,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..compilers.hybrid import CandidateSource, HybridConfig, ModelCandidates, Stages
 from ..compilers.programs.generator import GenConfig, bitmask, generate_batch
 from ..compilers.tokens import BINOP_SYMBOLS, BUILTIN_NAMES, TokenBatch, detokenize
 
@@ -90,6 +99,11 @@ class CycleConfig:
     neural_max_batch: int = 0
     """Largest B for the neural pipeline (default on a GPU: every batch; on a CPU or with
     quick: 1, as the sampler takes seconds per batch there)."""
+    hybrid_max_batch: int = 0
+    """Largest B for the hybrid pipeline (default on a GPU 4,096, as its -O2 compile and
+    proofs run on the host, per task; on a CPU or with quick: 1, as for the neural one)."""
+    hybrid_samples: int = 0
+    """Candidates the hybrid samples per task (K; default 16, quick 4)."""
     checkpoint: str | None = None
     """Neural compiler checkpoint (default: the shipped one; quick: an untrained tiny model)."""
     json_path: str | None = None
@@ -108,6 +122,8 @@ class CycleConfig:
             batches=self.batches or ((1, 16, 64) if small else (1, 16, 256, 4096, 65536)),
             cpu_max_batch=self.cpu_max_batch or (64 if small else 4096),
             neural_max_batch=self.neural_max_batch or (1 << 30 if gpu and not small else 1),
+            hybrid_max_batch=self.hybrid_max_batch or (4096 if gpu and not small else 1),
+            hybrid_samples=self.hybrid_samples or (4 if small else 16),
             checkpoint=self.checkpoint, json_path=self.json_path, seed=self.seed)
 
 
@@ -268,34 +284,76 @@ def kiln_neural(model: Seq2Seq) -> Callable[[Workload, int], int]:
     return pipeline
 
 
+class KilnHybrid:
+    """The hybrid compiler on the first B tasks (``candidates``: K = ``samples`` per task; the
+    hybrid's own tests are T protocol rows), its outputs tested on the device; a call returns
+    the verified count, and ``summary()`` the last call's outcomes and stage seconds."""
+
+    def __init__(self, candidates: CandidateSource, samples: int, tests: int, seed: int):
+        self.candidates = candidates
+        self.config = HybridConfig(samples=samples, tests=tests, seed=seed)
+        self.stages = Stages()
+        self.unknown = 0  # tasks with an SMT query that ended unknown, in the last call
+
+    def __call__(self, w: Workload, b: int) -> int:
+        from ..compilers.hybrid import compile_hybrid
+        from ..compilers.verify.probabilistic import pad_codes
+        from ..compilers.vm import OK, execute
+
+        part = _head(w.tasks, b)
+        host = part.to("cpu")  # one copy of the batch; source text is the hybrid's input
+        sources = [host.source(i) for i in range(b)]
+        device = part.tokens.device
+        self.stages = Stages()
+        outputs = compile_hybrid(sources, self.candidates, self.config, device, self.stages)
+        self.unknown = sum(1 for p in outputs if p.provenance.unknown)
+        code, lengths = pad_codes([p.code for p in outputs])
+        result = execute(code.to(device), w.inputs, part.nparams, lengths.to(device))
+        passed = (result.status == OK) & (result.value == w.kiln_expected[:b])
+        return int(passed.all(1).sum())
+
+    def summary(self, b: int) -> dict[str, Any]:
+        """The last call's outcome fractions (of ``b`` tasks) and stage seconds."""
+        outcomes = self.stages.outcomes
+        return {"samples": self.config.samples,
+                "proved": (outcomes.get("proved", 0) + outcomes.get("proved_bounded", 0)) / b,
+                "fell_back": outcomes.get("fell_back", 0) / b, "unknown": self.unknown / b,
+                "o2_compile_s": self.stages.traditional, "sampling_s": self.stages.sampling,
+                "testing_s": self.stages.testing, "proving_s": self.stages.proving}
+
+
 CPU_PIPELINES: dict[str, Callable[[Workload, int], int]] = {
     "cpu-inprocess": cpu_inprocess, "cpu-subprocess": cpu_subprocess}
 
 
-def neural_model(cfg: CycleConfig) -> tuple[Seq2Seq, str]:
-    """The neural pipeline's model on the run's device, and what it is, for the report."""
-    from ..compilers.neural import load_model
+def neural_model(cfg: CycleConfig) -> tuple[Seq2Seq, str, str]:
+    """The neural pipeline's model on the run's device, what it is (for the report), and its
+    checkpoint's id (``compilers.neural.checkpoint_id``; empty for the untrained model)."""
+    from ..compilers.neural import checkpoint_id, load_model
 
     if cfg.checkpoint is not None or not cfg.quick:
         model, meta = load_model(cfg.checkpoint, cfg.device)
         name = cfg.checkpoint or "the shipped checkpoint"
-        return model, f"{name} (weights {str(meta['weights_sha256'])[:12]})"
+        return model, f"{name} (weights {checkpoint_id(meta)})", checkpoint_id(meta)
     from ..agents.config import ModelConfig
     from ..agents.model import Seq2Seq
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = Seq2Seq(ModelConfig.preset("tiny")).to(cfg.device).eval()
-    return model, f"untrained, tiny preset, seed {cfg.seed}"
+    return model, f"untrained, tiny preset, seed {cfg.seed}", ""
 
 
 def approaches(cfg: CycleConfig) -> tuple[dict[str, tuple[Callable[[Workload, int], int], int]],
                                            str]:
     """kiln's pipelines on the device, each with the largest batch it runs at, and the name of
-    the neural model."""
-    model, name = neural_model(cfg)
+    the neural model (the hybrid samples the same one)."""
+    model, name, checkpoint = neural_model(cfg)
+    hybrid = KilnHybrid(ModelCandidates(model, cfg.seed, checkpoint), cfg.hybrid_samples,
+                        cfg.tests, cfg.seed)
     return ({"kiln-traditional": (kiln_traditional, max(cfg.batches)),
-             "kiln-neural": (kiln_neural(model), cfg.neural_max_batch)}, name)
+             "kiln-neural": (kiln_neural(model), cfg.neural_max_batch),
+             "kiln-hybrid": (hybrid, cfg.hybrid_max_batch)}, name)
 
 
 # Measuring ---------------------------------------------------------------------------------
@@ -318,38 +376,114 @@ def _time(fn: Callable[[], int], device: str, repeats: int) -> tuple[float, int]
     return statistics.median(times), verified
 
 
-def energy_meter(device: str) -> tuple[Callable[[], float] | None, str]:
-    """A reader of the GPU's total energy in joules (NVML), or None and why not."""
+class EnergyCounter:
+    """Joules from NVML's total-energy counter of the board (millijoules since the driver
+    loaded), read before and after the region."""
+
+    note = ("NVML total energy counter of the whole board (idle power included), over >= 1 s of "
+            "repeated batches")
+
+    def __init__(self, read_millijoules: Callable[[], float]):
+        self.read = read_millijoules
+
+    def joules(self, region: Callable[[], None]) -> tuple[float, float]:
+        """Run ``region``; the joules the board used meanwhile, and the seconds."""
+        start_mj, start = self.read(), time.perf_counter()
+        region()
+        return (self.read() - start_mj) / 1e3, time.perf_counter() - start
+
+
+class PowerSampler:
+    """Joules as the integral (trapezoids) of the board's power, sampled every ``interval``
+    seconds by a background thread while the region runs, and once at each end; for boards
+    whose NVML has no energy counter."""
+
+    note = ("NVML power of the whole board (idle power included), sampled every 20 ms and "
+            "integrated over >= 1 s of repeated batches")
+
+    def __init__(self, read_milliwatts: Callable[[], float], interval: float = 0.02):
+        self.read = read_milliwatts
+        self.interval = interval
+
+    def joules(self, region: Callable[[], None]) -> tuple[float, float]:
+        """Run ``region``; the integral of the sampled power meanwhile, and the seconds."""
+        samples = [(time.perf_counter(), self.read() / 1e3)]
+        stop = threading.Event()
+
+        def sample() -> None:
+            while not stop.wait(self.interval):
+                samples.append((time.perf_counter(), self.read() / 1e3))
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        try:
+            region()
+        finally:
+            stop.set()
+            thread.join()
+        samples.append((time.perf_counter(), self.read() / 1e3))
+        joules = sum((t1 - t0) * (w0 + w1) / 2
+                     for (t0, w0), (t1, w1) in zip(samples, samples[1:]))
+        return joules, samples[-1][0] - samples[0][0]
+
+
+EnergyMeter = EnergyCounter | PowerSampler
+
+
+def energy_meter(device: str, nvml: Any = None) -> tuple[EnergyMeter | None, str]:
+    """A meter of the GPU's energy through NVML (``pynvml``, from the optional
+    ``nvidia-ml-py``; ``nvml`` stands in for it in tests): its total-energy counter when the
+    board has one, else its power sampled in the background; or None and why not, in words."""
     if not device.startswith("cuda"):
         return None, "not measured: the run is on the CPU, whose power is not reported here"
+    if nvml is None:
+        try:
+            import pynvml as nvml
+        except ImportError:
+            return None, ("not measured: pynvml is not installed (pip install "
+                          "'kiln[gpu]' or nvidia-ml-py)")
     try:
-        import pynvml
-    except ImportError:
-        return None, "not measured: pynvml (nvidia-ml-py) is not installed"
+        nvml.nvmlInit()
+        # NVML numbers every board of the machine in PCI order, ignoring CUDA_VISIBLE_DEVICES;
+        # CUDA's index is the same on a machine with one GPU, or under CUDA_DEVICE_ORDER=PCI_BUS_ID
+        # with every GPU visible.
+        index = torch.device(device).index
+        handle = nvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device() if index is None
+                                                 else index)
+    except nvml.NVMLError as exc:
+        return None, f"not measured: NVML does not start or see the GPU ({exc})"
     try:
-        pynvml.nvmlInit()
-        handle = pynvml.nvmlDeviceGetHandleByIndex(torch.cuda.current_device())
-        pynvml.nvmlDeviceGetTotalEnergyConsumption(handle)
-    except pynvml.NVMLError as exc:
-        return None, f"not measured: NVML reports no energy counter ({exc})"
-    return (lambda: pynvml.nvmlDeviceGetTotalEnergyConsumption(handle) / 1e3,
-            "NVML total energy counter of the whole board (idle power included), over >= 1 s "
-            "of repeated batches")
+        nvml.nvmlDeviceGetTotalEnergyConsumption(handle)
+        meter: EnergyMeter = EnergyCounter(
+            lambda: nvml.nvmlDeviceGetTotalEnergyConsumption(handle))
+    except nvml.NVMLError:
+        try:
+            nvml.nvmlDeviceGetPowerUsage(handle)
+            meter = PowerSampler(lambda: nvml.nvmlDeviceGetPowerUsage(handle))
+        except nvml.NVMLError as exc:
+            return None, f"not measured: the GPU reports neither energy nor power ({exc})"
+    return meter, meter.note
 
 
-def _joules_per_verified(fn: Callable[[], int], device: str, read: Callable[[], float],
-                         verified: int) -> float | None:
+def joules_per_verified(fn: Callable[[], int], device: str, meter: EnergyMeter,
+                        verified: int) -> float | None:
     """Board energy per verified candidate over at least a second of back-to-back batches
-    (NVML's counter updates a few times a second)."""
+    (NVML's counter and power readings update a few times a second); None when nothing
+    verified."""
     if verified == 0:
         return None
-    runs, start_j = 0, read()
-    start = time.perf_counter()
-    while runs < 1 or time.perf_counter() - start < 1.0:
-        fn()
-        runs += 1
-    _sync(device)
-    return (read() - start_j) / (runs * verified)
+    runs = 0
+
+    def region() -> None:
+        nonlocal runs
+        start = time.perf_counter()
+        while runs < 1 or time.perf_counter() - start < 1.0:
+            fn()
+            runs += 1
+        _sync(device)
+
+    joules, _ = meter.joules(region)
+    return joules / (runs * verified)
 
 
 def run_cycle(cfg: CycleConfig, echo: Callable[[str], None] = print) -> dict[str, Any]:
@@ -360,7 +494,7 @@ def run_cycle(cfg: CycleConfig, echo: Callable[[str], None] = print) -> dict[str
     cfg = cfg.resolved()
     device = cfg.device
     meta = metadata(device)
-    read_energy, energy_note = energy_meter(device)
+    meter, energy_note = energy_meter(device)
     echo(f"kiln bench cycle on {meta['device_name']} ({device}), commit {meta['commit']}, "
          f"{meta['date']}; T = {cfg.tests} tests per candidate; energy: {energy_note}")
     largest = max(cfg.batches)
@@ -396,9 +530,11 @@ def run_cycle(cfg: CycleConfig, echo: Callable[[str], None] = print) -> dict[str
             for cpu_name, rates in cpu_rate.items():
                 row[f"speedup_vs_{cpu_name}"] = (b / seconds) / rates[cpu_b]
             row["cpu_batch"] = cpu_b
+            if isinstance(pipeline, KilnHybrid):
+                row.update(pipeline.summary(b))
             row["joules_per_verified"] = (
-                _joules_per_verified(lambda: pipeline(w, b), device, read_energy, verified)
-                if read_energy else None)
+                joules_per_verified(lambda: pipeline(w, b), device, meter, verified)
+                if meter else None)
             rows.append(row)
         save()
     report["claims"] = claims(rows)

@@ -3,8 +3,10 @@
 - ``correctness``: functional correctness (greedy, one sample) on the held-out generated
   programs and on the suite, and with K samples and test filtering on the suite.
 - ``sampling_speed``: candidates per second of ``agents.sampling.sample`` (preallocated KV
-  cache, CUDA graph) beside ``naive_sample``, an eager loop that grows its KV cache with
-  ``torch.cat`` and copies each program's memory per lane, on the same model and programs.
+  cache, CUDA graphs, programs sorted by length; also eager, and unsorted: one cross-attention
+  chunk over the batch's width) beside ``naive_sample``, an eager loop that grows its KV cache
+  with ``torch.cat`` and copies each program's memory per lane, on the same model and
+  programs.
 - ``neural_loop``: K candidates for N programs sampled and tested on T inputs each on the device,
   beside CPython's pipeline (``compile()`` + calls) per candidate.
 - ``check_cuda_sampling``: the CUDA decode loop under torch's sync debug mode (any host
@@ -112,16 +114,18 @@ def check_cuda_sampling(model: Seq2Seq, batch: TokenBatch) -> dict[str, Any]:
 
 
 def sampling_speed(model: Seq2Seq, programs: int = 16384, max_len: int = 64) -> dict[str, Any]:
-    """Candidates/s of ``sample`` (greedy and temperature 1) and of ``naive_sample``."""
+    """Candidates/s of ``sample`` (greedy and temperature 1) and of ``naive_sample``. Every
+    ``sample`` row but ``kiln_greedy_unsorted`` (``width`` given: one chunk) includes its host
+    reads of the programs' lengths."""
     batch = held_out(programs, model.logits.weight.device)
     width = source_width(batch, model)
     rows: dict[str, Any] = {"programs": programs, "max_len": max_len}
     for name, fn in [
-        ("kiln_greedy", lambda: sample(model, batch, 1, max_len=max_len, width=width)),
-        ("kiln_t1", lambda: sample(model, batch, 1, temperature=1.0, max_len=max_len,
-                                   width=width)),
-        ("kiln_eager_no_graph", lambda: sample(model, batch, 1, max_len=max_len, width=width,
+        ("kiln_greedy", lambda: sample(model, batch, 1, max_len=max_len)),
+        ("kiln_t1", lambda: sample(model, batch, 1, temperature=1.0, max_len=max_len)),
+        ("kiln_eager_no_graph", lambda: sample(model, batch, 1, max_len=max_len,
                                                cuda_graph=False)),
+        ("kiln_greedy_unsorted", lambda: sample(model, batch, 1, max_len=max_len, width=width)),
         ("naive_eager_cat", lambda: naive_sample(model, batch, max_len)),
     ]:
         seconds = _seconds(fn)

@@ -1,10 +1,18 @@
-"""The neural approach as a leaderboard entry, from a neural compiler checkpoint.
+"""The neural and hybrid approaches as leaderboard entries, from a neural compiler checkpoint.
 
 ``neural``: ``compilers.neural.compile_sources``: ``samples`` candidates per program (the first
 the greedy one; sampling is counter-based, so a rerun draws the same), the cheapest that passes
 the approach's own tests against the traditional compiler, else no code for that program.
-Programs longer than the model reads get no code, with that reason. A submission whose
-artifact is a checkpoint (kind ``neural``) is rerun through ``NeuralEntry``.
+Programs longer than the model reads get no code, with that reason.
+
+``hybrid``: ``compilers.hybrid.compile_hybrid`` with the same model as the candidate source:
+the cheapest candidate that passes the tests and that SMT proves equal to ``-O2``, else the
+``-O2`` code (programs the model cannot read fall back too), so every program gets code; the
+entry reports each program's outcome (proved or fell back). The solver runs under its
+deterministic ``rlimit``, so a rerun proves the same.
+
+A submission whose artifact is a checkpoint (kind ``neural`` or ``hybrid``) is rerun through
+``NeuralEntry`` or ``HybridEntry``.
 """
 from __future__ import annotations
 
@@ -64,3 +72,31 @@ class NeuralEntry:
         return {"approach": self.approach, "checkpoint": self.checkpoint,
                 "weights_sha256": str(self.meta["weights_sha256"])[:16],
                 "samples": str(self.samples)}
+
+
+class HybridEntry(NeuralEntry):
+    """The hybrid compiler with the model at ``checkpoint`` (default: the shipped one)."""
+
+    approach = "hybrid"
+
+    def __init__(self, checkpoint: str | Path | None = None, samples: int = 1,
+                 name: str = "hybrid"):
+        super().__init__(checkpoint, samples, name)
+
+    def compile(self, task: Task, device: torch.device) -> Compiled:
+        import kiln
+        from ..compilers.hybrid import HybridConfig, compile_hybrid, neural_candidates
+
+        sources = [p.source for p in task.programs]
+        codes: list = [None] * len(sources)
+        outcomes = ["fell_back"] * len(sources)
+        readable = [i for i, s in enumerate(sources) if token_form(s) is not None]
+        for i in sorted(set(range(len(sources))) - set(readable)):  # no token form: -O2
+            codes[i] = kiln.compile(sources[i], 2).code
+        if readable:
+            programs = compile_hybrid([sources[i] for i in readable],
+                                      neural_candidates(self.checkpoint, device),
+                                      HybridConfig(samples=self.samples), device)
+            for i, program in zip(readable, programs):
+                codes[i], outcomes[i] = program.code, program.provenance.outcome
+        return Compiled(tuple(codes), (None,) * len(sources), tuple(outcomes))

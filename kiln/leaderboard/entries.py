@@ -23,10 +23,13 @@ MAX_CODE = 4096  # the batched compiler's code width: room for the deep set's pr
 @dataclass(frozen=True)
 class Compiled:
     """An entry's output on a task: ``codes[i]`` is program i's bytecode (int32 ``(n, 2)``) or
-    None, and then ``errors[i]`` says why."""
+    None, and then ``errors[i]`` says why. ``outcomes``, from an entry that proves its own code
+    (the hybrid), is each program's ``Provenance.outcome`` ("proved", "proved_bounded",
+    "fell_back")."""
 
     codes: tuple[np.ndarray | None, ...]
     errors: tuple[str | None, ...]
+    outcomes: tuple[str, ...] | None = None
 
 
 class Entry(Protocol):
@@ -88,18 +91,19 @@ class TraditionalEntry:
 
 def make_entries(names: str, checkpoint: str | None = None, samples: int = 1) -> list[Entry]:
     """Entries from a comma-separated list of ``O0``, ``O1``, ``O2`` (``-O2`` spelled either
-    way) and ``neural`` (the neural compiler at ``checkpoint``, default the shipped one,
-    drawing ``samples`` candidates per program)."""
+    way), ``neural`` and ``hybrid`` (the neural or hybrid compiler with the model at
+    ``checkpoint``, default the shipped one, drawing ``samples`` candidates per program)."""
     entries: list[Entry] = []
     for name in (n.strip() for n in names.split(",") if n.strip()):
         level = name.lstrip("-").upper()
         if level in ("O0", "O1", "O2"):
             entries.append(TraditionalEntry(int(level[1])))
-        elif name == "neural":
-            from .approaches import NeuralEntry
+        elif name in ("neural", "hybrid"):
+            from .approaches import HybridEntry, NeuralEntry
 
-            entries.append(NeuralEntry(checkpoint, samples))
+            entries.append((NeuralEntry if name == "neural" else HybridEntry)(checkpoint,
+                                                                               samples))
         else:
-            raise ValueError(f"unknown entry {name!r}; the built-in entries are O0, O1, O2 and "
-                             f"neural")
+            raise ValueError(f"unknown entry {name!r}; the built-in entries are O0, O1, O2, "
+                             f"neural and hybrid")
     return entries

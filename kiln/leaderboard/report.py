@@ -17,9 +17,11 @@ from ..fileio import atomic_write
 # The leaderboard's columns, in order: (key of a row, header).
 COLUMNS = (("rank", "rank"), ("entry", "entry"), ("approach", "approach"),
            ("pass_rate", "pass rate"), ("proved_rate", "proved rate"),
+           ("own_proved_rate", "proved by the entry"), ("fell_back_rate", "fell back to -O2"),
            ("geomean_cost_ratio", "cost / -O2 (geomean)"),
            ("cheaper_than_o2", "cheaper than -O2"), ("wall_s", "wall s"))
-METRICS = ("pass_rate", "proved_rate", "geomean_cost_ratio", "cheaper_than_o2", "wall_s")
+METRICS = ("pass_rate", "proved_rate", "own_proved_rate", "fell_back_rate",
+           "geomean_cost_ratio", "cheaper_than_o2", "wall_s")
 
 
 def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -34,7 +36,8 @@ def ranked(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _cell(key: str, value: Any) -> str:
     if value is None:
         return "n/a"
-    if key in ("pass_rate", "proved_rate", "cheaper_than_o2"):
+    if key in ("pass_rate", "proved_rate", "own_proved_rate", "fell_back_rate",
+               "cheaper_than_o2"):
         return f"{100 * value:.1f}%"
     if isinstance(value, float):
         return f"{value:.3f}" if key != "wall_s" else f"{value:.2f}"
@@ -50,9 +53,11 @@ def markdown(report: dict[str, Any]) -> str:
              f"{meta['numba']}", "",
              "Pass rate: programs whose code returns the reference interpreter's value on every "
              "test. Proved rate: programs proved equivalent by the SMT verifier (n/a where it "
-             "did not run). Cost / -O2: geometric mean, over passed programs, of mean cycles "
-             "per test relative to kiln's -O2 code. Cheaper than -O2: fraction of all programs "
-             "that pass and cost less than -O2.", ""]
+             "did not run). Proved by the entry, fell back to -O2: the hybrid's own "
+             "outcomes (its SMT proofs, or its fallback to the traditional -O2 code; n/a for "
+             "entries that report none). Cost / -O2: geometric mean, over passed programs, of "
+             "mean cycles per test relative to kiln's -O2 code. Cheaper than -O2: fraction of "
+             "all programs that pass and cost less than -O2.", ""]
     for task in report["tasks"]:
         rows = [r for r in report["rows"] if r["task"] == task["name"]]
         lines += [f"## {task['name']}", "", task["description"], ""]

@@ -11,7 +11,7 @@ from typing import Any
 
 import torch
 
-from .entries import Entry, TraditionalEntry, make_entries
+from .entries import Compiled, Entry, TraditionalEntry, make_entries
 from .report import write_outputs
 from .score import ProgramScore, Summary, prove, score_code, summarise
 from .submission import RESULTS_FILE, Refused, SubmissionEntry, check_claims, \
@@ -28,11 +28,11 @@ class LeaderboardConfig:
     suite_dirs: tuple[str, ...] = ()
     """Directories of kiln sources, one function per file, each one more task."""
     entries: str = "O0,O1,O2"
-    """Built-in entries: the traditional compiler's levels, and ``neural``."""
+    """Built-in entries: the traditional compiler's levels, ``neural`` and ``hybrid``."""
     checkpoint: str | None = None
-    """The neural entry's checkpoint (default: the one shipped with kiln)."""
+    """The neural and hybrid entries' checkpoint (default: the one shipped with kiln)."""
     samples: int = 1
-    """Candidates the neural entry draws per program."""
+    """Candidates the neural and hybrid entries draw per program."""
     prove: bool = False
     """Prove every passed program equal to its ``-O2`` code with SMT (the proved rate)."""
     submissions: tuple[str, ...] = ()
@@ -75,9 +75,11 @@ def _output_dir(path: str) -> Path:
 
 
 def _artifact(entry: Entry) -> dict[str, Any]:
-    """What makes a built-in entry's saved submission: its checkpoint for the neural entry."""
-    if entry.approach == "neural":
-        return {"checkpoint": entry.checkpoint, "samples": entry.samples}
+    """What makes a built-in entry's saved submission: its checkpoint for the neural and
+    hybrid entries."""
+    if entry.approach in ("neural", "hybrid"):
+        return {"checkpoint": entry.checkpoint, "samples": entry.samples,
+                "kind": entry.approach}
     return {}
 
 
@@ -87,11 +89,21 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _row(task: Task, entry: Entry, scores: list[ProgramScore], summary: Summary,
-         seconds: float) -> dict[str, Any]:
+def _outcome_rate(compiled: Compiled, outcomes: tuple[str, ...]) -> float | None:
+    """The fraction of programs whose entry-reported outcome is one of ``outcomes`` (None for
+    an entry that reports none)."""
+    if compiled.outcomes is None or not compiled.outcomes:
+        return None
+    return sum(o in outcomes for o in compiled.outcomes) / len(compiled.outcomes)
+
+
+def _row(task: Task, entry: Entry, compiled: Compiled, scores: list[ProgramScore],
+         summary: Summary, seconds: float) -> dict[str, Any]:
     return {"task": task.name, "entry": entry.name, "approach": entry.approach,
             "programs": summary.programs, "pass_rate": summary.pass_rate,
             "proved_rate": summary.proved_rate,
+            "own_proved_rate": _outcome_rate(compiled, ("proved", "proved_bounded")),
+            "fell_back_rate": _outcome_rate(compiled, ("fell_back",)),
             "geomean_cost_ratio": summary.geomean_cost_ratio,
             "cheaper_than_o2": summary.cheaper_than_o2, "wall_s": seconds,
             "provenance": entry.provenance(),
@@ -179,7 +191,7 @@ def run_leaderboard(cfg: LeaderboardConfig, echo: Callable[[str], None] = print
             write_submission(Path(cfg.save_submissions) / f"{task.name}_{entry.name.lstrip('-')}",
                              entry.name, task, compiled, scores, summary, entry.provenance(),
                              **_artifact(entry))
-        rows.append(_row(task, entry, scores, summary, seconds))
+        rows.append(_row(task, entry, compiled, scores, summary, seconds))
     report = {"meta": metadata(str(device)),
               "tasks": [{"name": t.name, "description": t.description,
                          "programs": len(t.programs), "digest": t.digest(),

@@ -9,8 +9,9 @@ safetensors + JSON, never a pickle:
 - kind ``bytecode``: ``code.safetensors`` with ``code`` int32 ``[N, L, 2]`` and ``lengths``
   int32 ``[N]`` (-1: no code for that program), and ``code.json`` naming the programs in order.
   Any compiler, in any language, can submit this way (``make_submission``);
-- kind ``neural``: a neural compiler checkpoint, ``model.safetensors`` + ``model.json``
-  (``kiln.agents.checkpoint``), rerun as the neural entry with the results' ``samples``.
+- kind ``neural`` or ``hybrid``: a neural compiler checkpoint, ``model.safetensors`` +
+  ``model.json`` (``kiln.agents.checkpoint``), rerun as the neural or hybrid entry with the
+  results' ``samples``.
 
 Re-validation (``load_submission`` then ``check_claims``): the files must match their sha256,
 load as safetensors with the right shapes and dtypes, and be for this task; then the code is
@@ -37,7 +38,8 @@ from .tasks import Task
 RESULTS_FORMAT = "kiln-leaderboard-results/1"
 RESULTS_FILE = "results.json"
 CODE_WEIGHTS, CODE_CONFIG = "code.safetensors", "code.json"
-CHECKPOINT_STEM = "model"  # a neural artifact: model.safetensors + model.json
+CHECKPOINT_STEM = "model"  # a checkpoint artifact: model.safetensors + model.json
+CHECKPOINT_KINDS = ("neural", "hybrid")  # the approaches that rerun a checkpoint artifact
 _REL_TOL = 1e-9  # claimed costs and figures must equal the rerun's up to float printing
 
 
@@ -52,11 +54,13 @@ def _sha256(path: Path) -> str:
 def write_submission(folder: str | Path, entry: str, task: Task, compiled: Compiled,
                      scores: Sequence[ProgramScore], summary: Summary,
                      provenance: dict[str, str] | None = None,
-                     checkpoint: str | None = None, samples: int = 1) -> Path:
+                     checkpoint: str | None = None, samples: int = 1,
+                     kind: str = "neural") -> Path:
     """Write ``results.json`` with the claims ``scores``/``summary`` (from
     ``score.score_code``) and the artifact into ``folder`` (created if missing): the neural
-    compiler ``checkpoint`` that produced ``compiled`` (drawing ``samples`` per program) when
-    given, else ``compiled`` itself as bytecode. Returns the results file's path."""
+    compiler ``checkpoint`` that produced ``compiled`` through the approach ``kind``
+    ("neural" or "hybrid", drawing ``samples`` per program) when given, else ``compiled``
+    itself as bytecode. Returns the results file's path."""
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
     if checkpoint is not None:
@@ -65,7 +69,10 @@ def write_submission(folder: str | Path, entry: str, task: Task, compiled: Compi
         files = (f"{CHECKPOINT_STEM}.safetensors", f"{CHECKPOINT_STEM}.json")
         for source, name in zip(paths(checkpoint), files):
             atomic_write(out / name, source.read_bytes())
-        artifact: dict[str, Any] = {"kind": "neural", "samples": samples}
+        if kind not in CHECKPOINT_KINDS:
+            raise ValueError(f"a checkpoint artifact's kind is one of {CHECKPOINT_KINDS}, "
+                             f"got {kind!r}")
+        artifact: dict[str, Any] = {"kind": kind, "samples": samples}
     else:
         files = _write_bytecode(out, task, compiled, provenance)
         artifact = {"kind": "bytecode"}
@@ -220,22 +227,24 @@ def _bytecode(folder: Path, task: Task, device: torch.device, artifact: dict[str
                           for k in lengths))
 
 
-def _neural(folder: Path, task: Task, device: torch.device, artifact: dict[str, Any]
-            ) -> Compiled:
+def _checkpoint(folder: Path, task: Task, device: torch.device, artifact: dict[str, Any]
+                ) -> Compiled:
+    """A checkpoint artifact rerun through its approach's entry (``artifact['kind']``)."""
     from ..agents.checkpoint import CheckpointError
-    from .approaches import NeuralEntry
+    from .approaches import HybridEntry, NeuralEntry
 
+    entry = HybridEntry if artifact["kind"] == "hybrid" else NeuralEntry
     try:
         samples = artifact.get("samples", 1)
         _need(isinstance(samples, int) and not isinstance(samples, bool) and 1 <= samples <= 64,
               f"{RESULTS_FILE}: artifact 'samples' must be an int in 1..64, got {samples!r}")
-        return NeuralEntry(folder / CHECKPOINT_STEM, samples).compile(task, device)
+        return entry(folder / CHECKPOINT_STEM, samples).compile(task, device)
     except CheckpointError as exc:
         raise Refused(f"the checkpoint does not load: {exc}") from None
 
 
 # Artifact kinds and how each turns into code for a task.
-ARTIFACT_KINDS = {"bytecode": _bytecode, "neural": _neural}
+ARTIFACT_KINDS = {"bytecode": _bytecode, "neural": _checkpoint, "hybrid": _checkpoint}
 
 
 def load_submission(folder: str | Path, tasks: dict[str, Task],
