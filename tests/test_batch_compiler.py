@@ -607,7 +607,7 @@ def test_compile_batch_on_torch_cpu_tensors():
 
 def test_compile_batch_rejects_bad_arguments():
     batch = TokenBatch.from_sources(CORNERS[:1])
-    for opt in (2, -1, True, 1.0):
+    for opt in (3, -1, True, 1.0):
         with pytest.raises(ValueError, match="optimisation level"):
             compile_batch(batch, opt)
     for max_code in (0, True, 2.5):

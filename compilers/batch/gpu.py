@@ -11,7 +11,7 @@ Two kernels (in ``kernels``), selected by ``variant``:
 
 At -O2 there is one kernel, ``thread_kernel_o2`` (one thread per program, whatever
 ``variant`` says): besides the scratch column, each thread has its -O2 arrays
-(``o2.allocate``), about a megabyte for 200-token rows, so fewer threads run at once
+(``o2.allocate``), about 0.7 MB for 512-token rows, so fewer threads run at once
 (``O2_SCRATCH_BYTES`` in all) and each compiles more programs.
 
 The kernels loop over the batch with a grid stride (a fixed number of threads, whose scratch is
@@ -41,7 +41,7 @@ WARPS = 4                   # per block, warp variant
 WARPS_PER_SM = 32           # warp variant: resident programs per SM
 _SHARED_BYTES = 48 * 1024   # static shared memory per block
 _SIM_PROGRAMS = 64          # simulated threads or warps: few, so that each loops over several
-O2_SCRATCH_BYTES = 4 << 30  # -O2: device memory for all threads' IR arrays together
+O2_SCRATCH_BYTES = 8 << 30  # -O2: device memory for all threads' IR arrays together
 
 
 def o2_bytes_per_thread(width: int) -> int:

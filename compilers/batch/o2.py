@@ -34,9 +34,10 @@ PASSES = ("fold_constants", "simplify_algebra", "reduce_strength", "propagate_co
 
 PIPELINE = np.array([PASSES.index(p.__name__) for p in O2_PASSES], np.int64)
 
-# IR capacities per token of the row: the tree has a node per token; the passes make new
-# expression nodes (the hash-consed arena never frees), so they get the most.
-EXPRS_PER_TOKEN = 16
+# IR capacities per token of the row. The passes make new expression nodes (the hash-consed
+# arena never frees): the most any test program used was 0.87 per token of its own length
+# (statements 0.18, pool words 0.17; 2026-11-30), and rows are wider than their programs.
+EXPRS_PER_TOKEN = 4
 STMTS_PER_TOKEN = 1
 POOL_PER_TOKEN = 2
 SLACK = 64
