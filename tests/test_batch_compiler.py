@@ -18,7 +18,7 @@ from kiln.compilers import tokens as T
 from kiln.compilers.batch import (DEFAULT_MAX_CODE, MESSAGES, CodeBatch, compile_batch,
                                   status_message)
 from kiln.compilers.batch import status as S
-from kiln.compilers.batch.cpu import compile_arrays
+from kiln.compilers.batch.cpu import compile_arrays, compile_arrays_o2
 from kiln.compilers.frontend import CompileError
 from kiln.compilers.programs.generator import GenConfig, bitmask, generate_batch
 from kiln.compilers.programs.suite import load_suite
@@ -515,16 +515,17 @@ def counts(row: list[int]) -> tuple[int, int]:
 
 
 def check_rows(rows: list[list[int]], lits: np.ndarray, nlits: np.ndarray, where: str,
-               stats: collections.Counter) -> None:
+               stats: collections.Counter, opts: tuple[int, ...] = (0, 1)) -> None:
     width = max(map(len, rows), default=1) + 1
     tokens = np.zeros((len(rows), width), np.int32)
     for i, row in enumerate(rows):
         tokens[i, :len(row)] = np.clip(row, -2**31, 2**31 - 1)
     meta = np.array([counts(r) for r in rows], np.int32).reshape(-1, 2)
     lengths = np.array([len(r) for r in rows], np.int32)
-    for opt in (0, 1):
-        code, out_len, status, err_pos = compile_arrays(tokens, lengths, lits, nlits,
-                                                        meta[:, 0], meta[:, 1], opt, 512)
+    for opt in opts:
+        args = (tokens, lengths, lits, nlits, meta[:, 0], meta[:, 1])
+        code, out_len, status, err_pos = (compile_arrays_o2(*args, 512) if opt == 2 else
+                                          compile_arrays(*args, opt, 512))
         assert ((0 <= status) & (status < S.E_INTERNAL)).all(), f"{where}: {status.tolist()}"
         for i in range(len(rows)):
             stats[MESSAGES[status[i]]] += 1

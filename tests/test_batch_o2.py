@@ -38,8 +38,8 @@ from kiln.compilers.traditional.ir_tools import expr_cost, heads, stack_depth, w
 from kiln.compilers.traditional.lower import lower
 from kiln.compilers.tokens import TokenBatch
 from kiln.compilers.traditional.pipeline import compile_source
-from test_batch_compiler import (CORNERS, LIMITS, WITH_CONVERSIONS, counts, mutate, reference,
-                                 same_class)
+from test_batch_compiler import (CORNERS, LIMITS, WITH_CONVERSIONS, check_rows, mutate,
+                                 reference, same_class)
 from test_o2 import SourceGen
 
 SEED = 20261130
@@ -289,20 +289,9 @@ def test_compile_batch_o2_suite_corners_and_rule_programs():
                         f"branch_program (seeds from {SEED})")
 
 
-def o2_rows(rows: list[list[int]], lits: np.ndarray, nlits: np.ndarray, max_code: int = 1024):
-    width = max(map(len, rows), default=1) + 1
-    tokens = np.zeros((len(rows), width), np.int32)
-    for i, row in enumerate(rows):
-        tokens[i, :len(row)] = np.clip(row, -2**31, 2**31 - 1)
-    meta = np.array([counts(r) for r in rows], np.int32).reshape(-1, 2)
-    lengths = np.array([len(r) for r in rows], np.int32)
-    return tokens, lengths, compile_arrays_o2(tokens, lengths, lits, nlits, meta[:, 0],
-                                              meta[:, 1], max_code)
-
-
 def test_compile_batch_o2_mutated_rows():
     """Any token row: accepted means the reference's -O2 code; rejected means the reference
-    rejects it too (``E_NAME_ORDER``/``E_DEEP`` as at -O1: stricter than the front end)."""
+    rejects it too (``test_batch_compiler.check_rows``, at -O2)."""
     import collections
 
     rng = np.random.default_rng(SEED)
@@ -318,20 +307,9 @@ def test_compile_batch_o2_mutated_rows():
                 p = int(rng.integers(0, len(row)))
                 row[p] = same_class(rng, row[p], int(nlits[i]))
         rows.append(row)
-    tokens, lengths, (code, out_len, status, err_pos) = o2_rows(rows, lits, nlits)
-    stats = collections.Counter()
-    for i in range(len(rows)):
-        stats[S.MESSAGES[status[i]]] += 1
-        ref = reference(tokens[i, :lengths[i]], lits[i, :nlits[i]], 2)
-        what = f"mutated row {i} (seed {SEED}): {tokens[i, :lengths[i]].tolist()}"
-        if status[i] == S.OK:
-            assert not isinstance(ref, str), f"{what}\naccepted, but the reference: {ref}"
-            assert np.array_equal(code[i, :out_len[i]], ref), what
-        else:
-            assert isinstance(ref, str) or status[i] in (S.E_NAME_ORDER, S.E_DEEP), \
-                f"{what}\nrejected ({status_message(status[i])}) but the reference accepts"
-            assert out_len[i] == 0 and not code[i].any(), what
-            assert 0 <= err_pos[i] <= lengths[i], what
+    stats: collections.Counter = collections.Counter()
+    check_rows(rows, lits, nlits, f"test_compile_batch_o2_mutated_rows (seed {SEED})", stats,
+               opts=(2,))
     assert stats["ok"] > PROGRAMS // 2 and len(stats) > 5, stats
 
 

@@ -153,67 +153,6 @@ def const(ex, htab, meta, value):
 
 
 @register_jitable
-def substitute(ex, htab, meta, stack, root, table):
-    """Node ``root`` with every read of a slot s replaced by node ``table[s]`` where that is
-    not -1."""
-    return _rebuild(ex, htab, meta, stack, root, table, -1, -1)
-
-
-@register_jitable
-def replace_node(ex, htab, meta, stack, root, old, new):
-    """Node ``root`` with every occurrence of the subtree ``old`` replaced by node ``new``
-    (``ir_cse._replace``)."""
-    return _rebuild(ex, htab, meta, stack, root, stack[:0], old, new)
-
-
-@register_jitable
-def _rebuild(ex, htab, meta, stack, root, table, old, new):
-    """``root`` rebuilt bottom-up with slot reads mapped by ``table`` (-1: kept) and the
-    subtree ``old`` mapped to ``new`` (a post-order walk, memoised under a fresh stamp)."""
-    stamp = meta[T_STAMP] + 1
-    meta[T_STAMP] = stamp
-    stack[0] = root
-    top = 1
-    while top > 0:
-        if meta[T_STATUS] != OK:
-            return 0
-        n = stack[top - 1]
-        if ex[n, X_STAMP] == stamp:
-            top -= 1
-            continue
-        kind = ex[n, X_KIND]
-        if n == old or kind < 0:
-            out = n
-            if n == old:
-                out = new
-            elif kind == K_LOCAL and table.shape[0] > 0 and table[ex[n, X_A0]] >= 0:
-                out = table[ex[n, X_A0]]
-            ex[n, X_MEMO] = out
-            ex[n, X_STAMP] = stamp
-            top -= 1
-            continue
-        k = arity(kind)
-        ready = True
-        for i in range(k):
-            child = ex[n, X_A0 + i]
-            if ex[child, X_STAMP] != stamp:
-                ready = False
-                if top >= stack.shape[0]:
-                    meta[T_STATUS] = ROOM
-                    return 0
-                stack[top] = child
-                top += 1
-        if ready:
-            a = ex[ex[n, X_A0], X_MEMO]
-            b = ex[ex[n, X_A1], X_MEMO] if k >= 2 else -1
-            c = ex[ex[n, X_A2], X_MEMO] if k >= 3 else -1
-            ex[n, X_MEMO] = intern(ex, htab, meta, kind, a, b, c)
-            ex[n, X_STAMP] = stamp
-            top -= 1
-    return ex[root, X_MEMO]
-
-
-@register_jitable
 def new_stmt(sm, meta, kind):
     """A fresh statement of ``kind`` (fields -1, no next); out of room: ``ROOM``, statement 0."""
     s = meta[T_NSTMT]

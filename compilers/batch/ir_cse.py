@@ -16,8 +16,9 @@ from ..isa import MAX_LOCALS, OP, OP_COST
 from .ir_arrays import (F0, F1, F2, F4, F6, K_LOCAL, M_KIND, M_NEXT, ROOM, S_ASSIGN, S_BREAK,
                         S_CONTINUE, S_FOR, S_IF, S_RETURN, S_TUPLE, S_WHILE, T_BODY, T_NNAMES,
                         T_NPOOL, T_STATUS, X_A0, X_COST, X_KIND, X_READS, arity, intern,
-                        new_stmt, replace_node)
+                        new_stmt)
 from .ir_dataflow import assigned_mask
+from .ir_rewrite import replace_node
 
 MAX_ROUNDS = 64  # ir_cse.MAX_ROUNDS
 _GET = OP_COST[OP["get"]]

@@ -14,7 +14,8 @@ from numba.extending import register_jitable
 from ..isa import MAX_LOCALS
 from .ir_arrays import (F0, F1, F2, F4, K_CONST, K_LOCAL, M_KIND, M_NEXT, ROOM, S_ASSIGN,
                         S_BREAK, S_CONTINUE, S_FOR, S_IF, S_RETURN, S_TUPLE, S_WHILE, T_BODY,
-                        T_STATUS, X_A0, X_KIND, X_READS, intern, substitute)
+                        T_STATUS, X_A0, X_KIND, X_READS, intern)
+from .ir_rewrite import substitute
 
 CW = MAX_LOCALS + 1        # copies: a node per slot, then the reachable flag
 REACH = MAX_LOCALS

@@ -9,10 +9,10 @@ states the rewrite.
 
 No recursion: a rule whose replacement is built from another build (``and(a, neg c)``,
 ``neg(shl(x, k))``, the select rule's second try on ``eqz c``) pushes a frame that finishes it
-once the inner build is done; every other rule ends in a tail build or a node. ``simplify``
+once the inner build is done; every other rule ends in a tail build or a node. ``rebuild``
 walks a tree bottom-up with an explicit stack, memoising each node's result in ``X_MEMO``
-under the stamp of the pass (building is a pure function of its operands, and equal trees are
-one node).
+under a stamp (building is a pure function of its operands, and equal trees are one node);
+``simplify``, ``substitute`` (copy propagation) and ``replace_node`` (CSE) are its uses.
 """
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ from numba.extending import register_jitable
 
 from ..isa import COMMUTATIVE, INT32_MAX, INT32_MIN, MIRRORED, NUM_OPS, OP, SELECT
 from ..vm.core import alu1, alu2
-from .ir_arrays import (F0, F1, F2, F4, K_CONST, M_KIND, M_NEXT, NEGATED_OF, ROOM, S_ASSIGN,
-                        S_FOR, S_IF, S_RETURN, S_TUPLE, S_WHILE, T_BODY, T_STAMP, T_STATUS, X_A0,
-                        X_A1, X_A2, X_BOOL, X_COST, X_DEPTH, X_KIND, X_MEMO, X_STAMP, arity,
-                        const, intern)
+from .ir_arrays import (F0, F1, F2, F4, K_CONST, K_LOCAL, M_KIND, M_NEXT, NEGATED_OF, ROOM,
+                        S_ASSIGN, S_FOR, S_IF, S_RETURN, S_TUPLE, S_WHILE, T_BODY, T_STAMP,
+                        T_STATUS, X_A0, X_A1, X_A2, X_BOOL, X_COST, X_DEPTH, X_KIND, X_MEMO,
+                        X_STAMP, arity, const, intern)
 
 # Rule sets (bits): folding always runs first.
 R_FOLD, R_ALGEBRA, R_STRENGTH = 0, 1, 2
@@ -460,9 +460,11 @@ def build(ex, htab, meta, frames, rules, kind, a, b, c):
 
 
 @register_jitable
-def simplify(ex, htab, meta, frames, stack, rules, root, stamp):
-    """Node ``root`` simplified bottom-up (``Rewriter.expr``), reusing the results memoised
-    under ``stamp`` (one per rule set and pass: ``new_stamp``)."""
+def rebuild(ex, htab, meta, frames, stack, root, stamp, rules, table, old, new):
+    """Node ``root`` rebuilt bottom-up: reads of slot s become node ``table[s]`` where the
+    table has one and it is not -1, the subtree ``old`` becomes ``new``, and every operation
+    is rebuilt with ``build`` under ``rules`` (or just interned, for ``rules`` -1). Results
+    are memoised under ``stamp``: the walk is a pure function of each node."""
     stack[0] = root
     top = 1
     while top > 0:
@@ -473,8 +475,13 @@ def simplify(ex, htab, meta, frames, stack, rules, root, stamp):
             top -= 1
             continue
         kind = ex[n, X_KIND]
-        if kind < 0:
-            ex[n, X_MEMO] = n
+        if n == old or kind < 0:
+            out = n
+            if n == old:
+                out = new
+            elif kind == K_LOCAL and table.shape[0] > 0 and table[ex[n, X_A0]] >= 0:
+                out = table[ex[n, X_A0]]
+            ex[n, X_MEMO] = out
             ex[n, X_STAMP] = stamp
             top -= 1
             continue
@@ -493,11 +500,36 @@ def simplify(ex, htab, meta, frames, stack, rules, root, stamp):
             a = ex[ex[n, X_A0], X_MEMO]
             b = ex[ex[n, X_A1], X_MEMO] if k >= 2 else -1
             c = ex[ex[n, X_A2], X_MEMO] if k >= 3 else -1
-            # build may make nodes, but never rewrites n's memo: set the stamp after.
-            ex[n, X_MEMO] = build(ex, htab, meta, frames, rules, kind, a, b, c)
+            # building may make nodes, but never rewrites n's memo: set the stamp after.
+            if rules < 0:
+                ex[n, X_MEMO] = intern(ex, htab, meta, kind, a, b, c)
+            else:
+                ex[n, X_MEMO] = build(ex, htab, meta, frames, rules, kind, a, b, c)
             ex[n, X_STAMP] = stamp
             top -= 1
     return ex[root, X_MEMO]
+
+
+@register_jitable
+def simplify(ex, htab, meta, frames, stack, rules, root, stamp):
+    """Node ``root`` simplified bottom-up (``Rewriter.expr``), reusing the results memoised
+    under ``stamp`` (one per rule set and pass: ``new_stamp``)."""
+    return rebuild(ex, htab, meta, frames, stack, root, stamp, rules, stack[:0], -1, -1)
+
+
+@register_jitable
+def substitute(ex, htab, meta, stack, root, table):
+    """Node ``root`` with every read of a slot s replaced by node ``table[s]`` where that is
+    not -1."""
+    return rebuild(ex, htab, meta, stack[:0], stack, root, new_stamp(meta), -1, table, -1, -1)
+
+
+@register_jitable
+def replace_node(ex, htab, meta, stack, root, old, new):
+    """Node ``root`` with every occurrence of the subtree ``old`` replaced by node ``new``
+    (``ir_cse._replace``)."""
+    return rebuild(ex, htab, meta, stack[:0], stack, root, new_stamp(meta), -1, stack[:0], old,
+                   new)
 
 
 @register_jitable
