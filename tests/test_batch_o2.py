@@ -1,13 +1,14 @@
 """The batched compiler's -O2 against the object compiler's: pass by pass, and end to end.
 
 Every program is lowered and run through ``traditional.ir_passes.O2_PASSES``; wherever the
-pipeline runs a pass that ``batch.o2`` has ported, the IR going into it is put in arrays
-(``ir_arrays.IRArrays``), the array pass runs (numba, CPU), and the IR it leaves must equal the
-object pass's output exactly. End to end, ``compile_batch(opt=2)`` must give exactly
-``compile_source(canonical source, 2)``'s code, or a status where the reference rejects the
-program (or, ``E_ROOM``, where the program needs more room than the kernel has). Programs: the generator's (seeded; ``KILN_BATCH_O2_PROGRAMS``
-per stream), the -O2 rule fuzzer of ``test_o2``, token-level mutations of generated programs
-that still compile, the suite, and corner cases. A failure names the seed and the program.
+pipeline runs a pass, the IR going into it is put in arrays (``ir_arrays.IRArrays``), the
+array pass runs (numba, CPU), and the IR it leaves must equal the object pass's output
+exactly. End to end, ``compile_batch(opt=2)`` must give exactly ``compile_source(canonical
+source, 2)``'s code, or a status where the reference rejects the program (or ``E_ROOM``, where
+the program needs more room than the compiler has). Programs: the generator's (seeded;
+``KILN_BATCH_O2_PROGRAMS`` sets the counts), the -O2 rule fuzzer of ``test_o2``, programs
+made of branch-to-select shapes, token-level mutations of generated programs, the suite, and
+corner cases. A failure names the seed and the program.
 """
 from __future__ import annotations
 

@@ -153,6 +153,21 @@ def const(ex, htab, meta, value):
 
 
 @register_jitable
+def push_blocks(sm, k, stack, top):
+    """Push the first statements of statement k's nested blocks (an if's arms, a loop's body)
+    onto ``stack`` at ``top``; returns the new top."""
+    kind = sm[k, M_KIND]
+    if kind == S_IF:
+        stack[top] = sm[k, F1]
+        stack[top + 1] = sm[k, F2]
+        return top + 2
+    if kind == S_WHILE or kind == S_FOR:
+        stack[top] = sm[k, F1] if kind == S_WHILE else sm[k, F4]
+        return top + 1
+    return top
+
+
+@register_jitable
 def new_stmt(sm, meta, kind):
     """A fresh statement of ``kind`` (fields -1, no next); out of room: ``ROOM``, statement 0."""
     s = meta[T_NSTMT]

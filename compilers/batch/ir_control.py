@@ -13,7 +13,8 @@ from numba.extending import register_jitable
 from ..isa import EQZ, MAX_STACK, OP, OP_COST, OP_TAKEN, SELECT
 from .ir_arrays import (F0, F1, F2, F3, F4, K_CONST, K_LOCAL, M_KIND, M_NEXT, ROOM, S_ASSIGN,
                         S_BREAK, S_CONTINUE, S_FOR, S_IF, S_RETURN, S_WHILE, T_BODY, T_NPOOL,
-                        T_STATUS, X_A0, X_A1, X_COST, X_DEPTH, X_KIND, const, intern)
+                        T_STATUS, X_A0, X_A1, X_COST, X_DEPTH, X_KIND, const, intern,
+                        push_blocks)
 from .ir_rewrite import (ANDV, FRAME_WIDTH, MAX_FRAMES, NE, OR, ORV, R_FULL, new_stamp,
                          simplify)
 
@@ -47,29 +48,20 @@ def falls_through(ex, sm, s, order, ft):
     n = 1
     top = 0
     k = s
+    pending = order[half:]
     while True:
-        kind = sm[k, M_KIND]
-        if kind == S_IF:
-            order[half + top] = sm[k, F1]
-            order[half + top + 1] = sm[k, F2]
-            top += 2
-        elif kind == S_WHILE:
-            order[half + top] = sm[k, F1]
-            top += 1
-        elif kind == S_FOR:
-            order[half + top] = sm[k, F4]
-            top += 1
+        top = push_blocks(sm, k, pending, top)
         k = -1
         while k < 0 and top > 0:
             top -= 1
-            k = order[half + top]
+            k = pending[top]
         if k < 0:
             break
         # visit the whole chain from k: its statements are listed as they are reached
         order[n] = k
         n += 1
         if sm[k, M_NEXT] >= 0:
-            order[half + top] = sm[k, M_NEXT]
+            pending[top] = sm[k, M_NEXT]
             top += 1
     # ft[k]: bit 0 falls through, bit 1 breaks out (ir_tools.breaks_out, through ifs only).
     for q in range(n - 1, -1, -1):

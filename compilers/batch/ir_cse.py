@@ -16,7 +16,7 @@ from ..isa import MAX_LOCALS, OP, OP_COST
 from .ir_arrays import (F0, F1, F2, F4, F6, K_LOCAL, M_KIND, M_NEXT, ROOM, S_ASSIGN, S_BREAK,
                         S_CONTINUE, S_FOR, S_IF, S_RETURN, S_TUPLE, S_WHILE, T_BODY, T_NNAMES,
                         T_NPOOL, T_STATUS, X_A0, X_COST, X_KIND, X_READS, arity, intern,
-                        new_stmt)
+                        new_stmt, push_blocks)
 from .ir_dataflow import assigned_mask
 from .ir_rewrite import replace_node
 
@@ -61,15 +61,7 @@ def _free_temps(ex, sm, pool, meta, stack, temps):
             elif kind == S_FOR:
                 floor = min(floor, sm[k, F6])
                 used |= np.int64(1) << sm[k, F0]
-                stack[top] = sm[k, F4]
-                top += 1
-            elif kind == S_WHILE:
-                stack[top] = sm[k, F1]
-                top += 1
-            elif kind == S_IF:
-                stack[top] = sm[k, F1]
-                stack[top + 1] = sm[k, F2]
-                top += 2
+            top = push_blocks(sm, k, stack, top)
             k = sm[k, M_NEXT]
         if top == 0:
             break

@@ -14,7 +14,7 @@ from numba.extending import register_jitable
 from ..isa import MAX_LOCALS
 from .ir_arrays import (F0, F1, F2, F4, K_CONST, K_LOCAL, M_KIND, M_NEXT, ROOM, S_ASSIGN,
                         S_BREAK, S_CONTINUE, S_FOR, S_IF, S_RETURN, S_TUPLE, S_WHILE, T_BODY,
-                        T_STATUS, X_A0, X_KIND, X_READS, intern)
+                        T_STATUS, X_A0, X_KIND, X_READS, intern, push_blocks)
 from .ir_rewrite import substitute
 
 CW = MAX_LOCALS + 1        # copies: a node per slot, then the reachable flag
@@ -39,15 +39,7 @@ def assigned_mask(sm, pool, s, stack):
                     mask |= np.int64(1) << pool[sm[k, F0] + i]
             elif kind == S_FOR:
                 mask |= np.int64(1) << sm[k, F0]
-                stack[top] = sm[k, F4]
-                top += 1
-            elif kind == S_WHILE:
-                stack[top] = sm[k, F1]
-                top += 1
-            elif kind == S_IF:
-                stack[top] = sm[k, F1]
-                stack[top + 1] = sm[k, F2]
-                top += 2
+            top = push_blocks(sm, k, stack, top)
             k = -1 if single else sm[k, M_NEXT]
             single = False
         if top == 0:
