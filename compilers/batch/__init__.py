@@ -1,12 +1,13 @@
 """The batched traditional compiler: source token batches -> bytecode batches, CPU or GPU.
 
 ``compile_batch`` compiles every row of a ``tokens.TokenBatch`` with the same code as
-``traditional.pipeline.compile_source(batch.source(i), opt)`` at ``-O0`` and ``-O1``, bit for
-bit, on the batch's device: numba ``prange`` on the CPU, ``numba.cuda`` kernels on a CUDA
-device (asynchronously, on torch's current stream). A program that the reference compiler
+``traditional.pipeline.compile_source(batch.source(i), opt)`` at ``-O0``, ``-O1`` and ``-O2``,
+bit for bit, on the batch's device: numba ``prange`` on the CPU, ``numba.cuda`` kernels on a
+CUDA device (asynchronously, on torch's current stream). A program that the reference compiler
 rejects, or whose code is longer than ``max_code``, gets a nonzero status and the position of
-the offending token instead; nothing raises for any token content. ``docs/compiler.md``
-describes the design and the status codes.
+the offending token instead (at -O2 also a program whose passes need more room than the
+compiler gives a row of its width: ``E_ROOM``); nothing raises for any token content.
+``docs/compiler.md`` describes the design and the status codes.
 """
 from __future__ import annotations
 
@@ -70,13 +71,14 @@ def _int32_column(name: str, column: torch.Tensor) -> torch.Tensor:
 
 def compile_batch(batch: TokenBatch, opt: int = 1, max_code: int = DEFAULT_MAX_CODE, *,
                   variant: str = DEFAULT_VARIANT) -> CodeBatch:
-    """Compile every program of ``batch`` at level ``opt`` (0 or 1) on the batch's device.
+    """Compile every program of ``batch`` at level ``opt`` (0, 1 or 2) on the batch's device.
 
     ``max_code`` is the width of the code tensor (longer code gets a status); ``variant``
-    picks the GPU kernel (``"thread"``: one thread per program, ``"warp"``: one warp per
-    program) and is ignored on the CPU. The batch's tensors may have any integer dtype up to
-    int64 (TypeError otherwise); a token id, length or count outside int32 gets a status like
-    any other bad one, and literal values wrap to int32.
+    picks the GPU kernel at -O0 and -O1 (``"thread"``: one thread per program, ``"warp"``: one
+    warp per program); -O2 has one kernel (one thread per program), and the CPU one path.
+    The batch's tensors may have any integer dtype up to int64 (TypeError otherwise); a token
+    id, length or count outside int32 gets a status like any other bad one, and literal values
+    wrap to int32.
     """
     if isinstance(opt, bool) or not isinstance(opt, (int, np.integer)) or opt not in OPT_LEVELS:
         raise ValueError(f"the batched compiler takes optimisation levels {OPT_LEVELS}, got "
