@@ -52,7 +52,7 @@ class EnvParams:
     fuel: int = evaluation.FUEL
     """Instructions one run of candidate or oracle may execute before it is out of fuel (the
     suite's slowest programs need about 60,000 on the edge-case inputs)."""
-    oracle_opt: int = 2
+    oracle_opt: int = 1
     """Optimisation level of the traditional compiler whose code is the oracle (0, 1 or 2)."""
     correct_reward: float = 1.0
     """Reward of a correct program exactly as fast as the oracle."""
