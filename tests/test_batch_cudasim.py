@@ -26,30 +26,14 @@ def test_compiler_kernels_match_cpu_on_simulator(seed):
 def _check(seed: int) -> None:
     """Compile valid, mutated and corner streams with both kernels and the CPU; compare."""
     import numpy as np
-    from test_batch_compiler import CORNERS, mutate
+    from cudasim import streams
+    from test_batch_compiler import CORNERS
 
     from kiln.compilers.batch import cpu, gpu
-    from kiln.compilers.programs.generator import GenConfig, generate_batch
-    from kiln.compilers.tokens import TokenBatch
 
     assert gpu.is_simulator(), "NUMBA_ENABLE_CUDASIM=1 must be set before numba.cuda loads"
-    rng = np.random.default_rng(seed)
-    generated = generate_batch(16, seed, GenConfig(max_stmts=8))
-    corners = TokenBatch.from_sources(CORNERS[seed::4])
-    rows = [generated.tokens[i, :generated.lengths[i]].tolist() for i in range(16)]
-    rows += [mutate(rng, row, 1) for row in rows]
-    rows += [corners.tokens[i, :corners.lengths[i]].tolist() for i in range(len(corners))]
-    width = max(map(len, rows)) + 3
-    tokens = np.zeros((len(rows), width), np.int32)
-    for i, row in enumerate(rows):
-        tokens[i, :len(row)] = np.clip(row, -2**31, 2**31 - 1)
-    lengths = np.array([len(row) for row in rows], np.int32)
-    lengths[-1] = width + 1  # out of range: a status
-    lits = np.concatenate([generated.lits.numpy()] * 2 + [corners.lits.numpy()])
-    nlits = np.concatenate([generated.nlits.numpy()] * 2 + [corners.nlits.numpy()])
-    nparams = np.concatenate([generated.nparams.numpy()] * 2 + [corners.nparams.numpy()])
-    nnames = np.concatenate([generated.nnames.numpy()] * 2 + [corners.nnames.numpy()])
-    args = (tokens, lengths, lits, nlits, nparams, nnames)
+    args = streams(seed, 16, 8, CORNERS[seed::4], 16)
+    args[1][-1] = args[0].shape[1] + 1  # a length out of range: a status
     for opt in (0, 1):
         for max_code in (24, 160):
             want = cpu.compile_arrays(*args, opt, max_code)

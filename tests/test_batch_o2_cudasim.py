@@ -25,33 +25,13 @@ def test_o2_kernel_matches_cpu_on_simulator(seed):
 def _check(seed: int) -> None:
     """Compile generated, mutated and corner streams at -O2 on the simulator and the CPU."""
     import numpy as np
-    from test_batch_compiler import CORNERS, mutate
+    from cudasim import streams
+    from test_batch_compiler import CORNERS
 
     from kiln.compilers.batch import cpu, gpu
-    from kiln.compilers.programs.generator import GenConfig, generate_batch
-    from kiln.compilers.tokens import TokenBatch
 
     assert gpu.is_simulator(), "NUMBA_ENABLE_CUDASIM=1 must be set before numba.cuda loads"
-    rng = np.random.default_rng(seed)
-    generated = generate_batch(6, seed, GenConfig(max_stmts=6))
-    corners = TokenBatch.from_sources(CORNERS[seed::8][:3])
-    rows = [generated.tokens[i, :generated.lengths[i]].tolist() for i in range(6)]
-    rows += [mutate(rng, row, 1) for row in rows[:3]]
-    rows += [corners.tokens[i, :corners.lengths[i]].tolist() for i in range(len(corners))]
-    width = max(map(len, rows)) + 3
-    tokens = np.zeros((len(rows), width), np.int32)
-    for i, row in enumerate(rows):
-        tokens[i, :len(row)] = np.clip(row, -2**31, 2**31 - 1)
-    lengths = np.array([len(row) for row in rows], np.int32)
-    lits = np.concatenate([generated.lits.numpy(), generated.lits.numpy()[:3],
-                           corners.lits.numpy()])
-    nlits = np.concatenate([generated.nlits.numpy(), generated.nlits.numpy()[:3],
-                            corners.nlits.numpy()])
-    nparams = np.concatenate([generated.nparams.numpy(), generated.nparams.numpy()[:3],
-                              corners.nparams.numpy()])
-    nnames = np.concatenate([generated.nnames.numpy(), generated.nnames.numpy()[:3],
-                             corners.nnames.numpy()])
-    args = (tokens, lengths, lits, nlits, nparams, nnames)
+    args = streams(seed, 6, 6, CORNERS[seed::8][:3], 3)
     for max_code in (24, 200):
         want = cpu.compile_arrays_o2(*args, max_code)
         assert max_code < 100 or (want[2] == 0).sum() >= 6, "too few valid programs"
