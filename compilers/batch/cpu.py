@@ -53,15 +53,19 @@ run_ir_pass = njit(cache=True, nogil=True)(run_pass)
 """``o2.run_pass`` on the CPU: one -O2 pass on one function's ``ir_arrays``."""
 
 
+@njit(cache=True)
+def _outputs(programs, max_code):
+    """The compile functions' results, zeroed: code, lengths, status, error positions."""
+    return (np.zeros((programs, max_code, 2), np.int32), np.zeros(programs, np.int32),
+            np.zeros(programs, np.int32), np.zeros(programs, np.int32))
+
+
 @njit(parallel=True, cache=True)
 def compile_arrays(tokens, lengths, lits, nlits, nparams, nnames, opt, max_code):
     """Compile every row of a token batch: ``(code [B, max_code, 2], lengths, status, err_pos)``,
     all int32, code zero past each program's length (all zero for rejected programs)."""
     programs, width = tokens.shape
-    code = np.zeros((programs, max_code, 2), np.int32)
-    out_len = np.zeros(programs, np.int32)
-    status = np.zeros(programs, np.int32)
-    err_pos = np.zeros(programs, np.int32)
+    code, out_len, status, err_pos = _outputs(programs, max_code)
     words = scratch_size(width)
     for chunk in prange((programs + _CHUNK - 1) // _CHUNK):
         scratch = np.empty(words, np.int32)
@@ -80,10 +84,7 @@ def compile_arrays_o2(tokens, lengths, lits, nlits, nparams, nnames, max_code):
     """``compile_arrays`` at -O2 (a function of its own, so that -O0 and -O1 never compile the
     -O2 passes)."""
     programs, width = tokens.shape
-    code = np.zeros((programs, max_code, 2), np.int32)
-    out_len = np.zeros(programs, np.int32)
-    status = np.zeros(programs, np.int32)
-    err_pos = np.zeros(programs, np.int32)
+    code, out_len, status, err_pos = _outputs(programs, max_code)
     words = scratch_size(width)
     exprs, slots, stmts, pool_words, work_words = capacities(width)
     for chunk in prange((programs + _CHUNK - 1) // _CHUNK):
