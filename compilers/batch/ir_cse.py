@@ -169,13 +169,9 @@ def _number(ex, sm, pool, meta, blk, n, open_at, opened, runs, post):
             for q in range(nopen):
                 node = opened[RUN * q]
                 if killed == -1 or (ex[node, X_READS] & killed) != 0:
-                    if nruns >= cap_runs:
-                        meta[T_STATUS] = ROOM
+                    nruns = _close_run(runs, nruns, opened, q, open_at, cap_runs, meta)
+                    if nruns < 0:
                         return 0
-                    for w in range(RUN):
-                        runs[RUN * nruns + w] = opened[RUN * q + w]
-                    nruns += 1
-                    open_at[node] = -1
                 else:
                     for w in range(RUN):
                         opened[RUN * kept + w] = opened[RUN * q + w]
@@ -183,14 +179,23 @@ def _number(ex, sm, pool, meta, blk, n, open_at, opened, runs, post):
                     kept += 1
             nopen = kept
     for q in range(nopen):
-        if nruns >= cap_runs:
-            meta[T_STATUS] = ROOM
+        nruns = _close_run(runs, nruns, opened, q, open_at, cap_runs, meta)
+        if nruns < 0:
             return 0
-        for w in range(RUN):
-            runs[RUN * nruns + w] = opened[RUN * q + w]
-        nruns += 1
-        open_at[opened[RUN * q]] = -1
     return nruns
+
+
+@register_jitable
+def _close_run(runs, nruns, opened, q, open_at, cap_runs, meta):
+    """Move open run ``q`` to ``runs[nruns]``; the new count of runs, or -1 (``meta`` says
+    ``ROOM``) when ``runs`` is full."""
+    if nruns >= cap_runs:
+        meta[T_STATUS] = ROOM
+        return -1
+    for w in range(RUN):
+        runs[RUN * nruns + w] = opened[RUN * q + w]
+    open_at[opened[RUN * q]] = -1
+    return nruns + 1
 
 
 @register_jitable
