@@ -14,7 +14,7 @@ from kiln.cli import main
 from kiln.compilers import vocab
 from kiln.compilers.batch import compile_batch
 from kiln.compilers.programs.generator import GenConfig, generate_batch
-from kiln.training.imitation import ImitationConfig, evaluate, generate, learning_rate, train
+from kiln.training.imitation import ImitationConfig, evaluate, learning_rate, train
 
 # Straight-line programs of one or two additions: small enough for a tiny model to learn
 # something in a few hundred CPU steps.
@@ -74,7 +74,7 @@ def test_learning_rate_warms_up_then_decays():
 
 
 def test_a_trained_tiny_model_beats_the_untrained_one(tmp_path):
-    held_out = generate(128, 7_000_100, ADDITIONS, torch.device("cpu"))
+    held_out = generate_batch(128, 7_000_100, ADDITIONS)
     torch.manual_seed(0)
     before = evaluate(Seq2Seq(ModelConfig.preset("tiny")), held_out)
     config = ImitationConfig(size="tiny", steps=300, batch_size=64, lr=3e-3, warmup=20,

@@ -107,14 +107,9 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def generate(n: int, seed: int, config: GenConfig, device: torch.device) -> TokenBatch:
-    """Programs ``0..n-1`` of generator stream ``seed`` on ``device``."""
-    return generate_batch(n, seed, config, device)
-
-
 def held_out(n: int = HELD_OUT_PROGRAMS, device: torch.device | str = "cpu") -> TokenBatch:
     """The held-out generated programs (the env's generator, stream ``HELD_OUT_SEED``)."""
-    return generate(n, HELD_OUT_SEED, DEFAULT_GENERATOR, torch.device(device))
+    return generate_batch(n, HELD_OUT_SEED, DEFAULT_GENERATOR, device)
 
 
 def suite_batch(device: torch.device | str = "cpu") -> TokenBatch:
@@ -234,8 +229,8 @@ def train(config: ImitationConfig, *, progress: bool = True,
         if config.time_limit_s and time.perf_counter() - start > config.time_limit_s:
             break
         generator = generators[step % len(generators)]
-        batch = generate(config.batch_size, TRAIN_SEED + config.seed * SEED_STRIDE + step,
-                         generator, device)
+        batch = generate_batch(config.batch_size, TRAIN_SEED + config.seed * SEED_STRIDE + step,
+                               generator, device)
         target, ok = oracle_targets(batch, model.config.max_target_len)
         for group in optimizer.param_groups:
             group["lr"] = learning_rate(step, config, time.perf_counter() - start,
